@@ -1,0 +1,34 @@
+//! # exampledb
+//!
+//! Example databases for property-based testing and fuzzing that read and write exactly
+//! what Python Hypothesis does: a Python test and a Rust tool pointed at the same
+//! directory (and, with the backend crates, the same Redis server or CI artifact) see
+//! each other's examples and change events.
+//!
+//! This facade re-exports [`exampledb_core`] (the [`ExampleDatabase`] trait, the
+//! in-memory and directory databases, the [`ReadOnly`], [`Multiplexed`] and
+//! [`BackgroundWrite`] wrappers and the [`choices`] codec). Network backends are added
+//! as separate crates and, as they land, as feature flags here:
+//!
+//! | feature | backend | status |
+//! |---|---|---|
+//! | (always) | in-memory, directory, wrappers, choice codec | available |
+//! | `redis` | Redis sets with TTL, pub/sub events | planned (`exampledb-redis`) |
+//! | `github` | GitHub Actions artifact, read-only | planned (`exampledb-github`) |
+//!
+//! ```
+//! use exampledb::{DirectoryDatabase, ExampleDatabase};
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! # let dir = tempfile_dir();
+//! let db = DirectoryDatabase::open(dir.join("examples"))?;
+//! db.save(b"key", b"value").await?;
+//! assert_eq!(db.fetch(b"key").await?.len(), 1);
+//! # Ok::<(), exampledb::Error>(()) }).unwrap();
+//! # fn tempfile_dir() -> std::path::PathBuf {
+//! #     let d = std::env::temp_dir().join(format!("exampledb-doc-{}", std::process::id()));
+//! #     let _ = std::fs::remove_dir_all(&d); d
+//! # }
+//! ```
+#![deny(missing_docs)]
+
+pub use exampledb_core::*;
