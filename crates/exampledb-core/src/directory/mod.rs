@@ -29,8 +29,15 @@
 //! [`subscribe`](crate::ExampleDatabase::subscribe) watches the root with the `notify`
 //! crate (inotify, FSEvents, ReadDirectoryChangesW), mapping hashed names back to keys
 //! through the meta-keys entry, so writes by other processes are reported: saves with their
-//! value, deletes by others with `value: None` (the file is gone), moves as a delete then a
-//! save. Events arrive shortly after the change, not before the call returns.
+//! value, moves as a delete then a save, deletes with the value when the watcher has read
+//! that file since listening started (a bounded cache; a value file's name is its content's
+//! hash) and `value: None` otherwise, as in Hypothesis.
+//!
+//! This process's own changes are reported directly by the call that made them, exactly
+//! and in order (before the call returns); the watcher skips them. Other processes'
+//! changes arrive shortly after they happen. Like Hypothesis's watchdog listener, the
+//! watcher can miss another process's value that is written and removed again within a
+//! new key directory before its watch is in place.
 
 mod own;
 mod watch;
@@ -455,7 +462,15 @@ impl Inner {
         let path = dir.join(hypothesis_hash(value));
         let removed = self.own_change(&path, Kind::Went, || match fs::remove_file(&path) {
             Ok(()) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            // Not there, or a file where a directory should be: nothing to delete.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(e),
         });
         if !removed.map_err(|e| self.io_error(Operation::Delete, &path, e))? {

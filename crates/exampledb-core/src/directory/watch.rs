@@ -6,7 +6,7 @@
 //! while it watched (files written into a new directory before its watch was added would
 //! otherwise be missed).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -29,6 +29,43 @@ const RESCAN_AFTER: Duration = Duration::from_millis(150);
 const RENAME_PAIRING: Duration = Duration::from_millis(50);
 /// How often the thread checks that someone is still listening when no event comes.
 const IDLE_CHECK: Duration = Duration::from_millis(500);
+/// Bounds of the cache of value contents the watcher has read.
+const CONTENT_CACHE_ENTRIES: usize = 4096;
+const CONTENT_CACHE_BYTES: usize = 32 << 20;
+
+/// Contents of value files the watcher has read, by file name. A value file's name is
+/// the hash of its content, so when another process deletes or moves a file whose content
+/// was seen, the event can carry the value even though the file is gone.
+#[derive(Default)]
+struct ContentCache {
+    by_name: HashMap<String, Bytes>,
+    order: VecDeque<String>,
+    bytes: usize,
+}
+
+impl ContentCache {
+    fn insert(&mut self, name: &str, value: &Bytes) {
+        if value.len() > CONTENT_CACHE_BYTES / 8 || self.by_name.contains_key(name) {
+            return;
+        }
+        self.by_name.insert(name.to_owned(), value.clone());
+        self.order.push_back(name.to_owned());
+        self.bytes += value.len();
+        while self.order.len() > CONTENT_CACHE_ENTRIES || self.bytes > CONTENT_CACHE_BYTES {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(v) = self.by_name.remove(&old) {
+                self.bytes -= v.len();
+            }
+        }
+    }
+
+    fn get(&self, path: &Path) -> Option<Bytes> {
+        let name = path.file_name()?.to_str()?;
+        self.by_name.get(name).cloned()
+    }
+}
 
 /// Starts watching `root`; the returned guard stops it when dropped.
 pub(super) fn start(
@@ -46,6 +83,7 @@ pub(super) fn start(
         metakeys_dir: metakeys_dir.to_path_buf(),
         hash_to_key: HashMap::new(),
         seen: HashSet::new(),
+        contents: ContentCache::default(),
         pending_from: None,
         rescans: Vec::new(),
         own: Arc::clone(&own),
@@ -93,6 +131,7 @@ struct Worker {
     /// Value files reported as saved and not since deleted: a file found both by a
     /// directory rescan and by its own create event is reported once.
     seen: HashSet<PathBuf>,
+    contents: ContentCache,
     pending_from: Option<(Option<usize>, PathBuf, Instant)>,
     rescans: Vec<(PathBuf, Instant)>,
     own: Arc<OwnChanges>,
@@ -254,11 +293,12 @@ impl Worker {
                 };
                 // A file removed again before we read it was never a visible change.
                 if let Ok(value) = read_file(path) {
+                    let value = Bytes::from(value);
+                    if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
+                        self.contents.insert(name, &value);
+                    }
                     self.seen.insert(path.to_path_buf());
-                    self.emit(ChangeEvent::Saved {
-                        key,
-                        value: Bytes::from(value),
-                    });
+                    self.emit(ChangeEvent::Saved { key, value });
                 }
             }
             Entry::Other => {}
@@ -272,8 +312,10 @@ impl Worker {
                 return; // reported by the delete itself
             }
             if let Some(key) = self.key_for(key_hash) {
-                // Another process removed it: the content is gone with the file.
-                self.emit(ChangeEvent::Deleted { key, value: None });
+                // Another process removed it: the content is gone with the file, and is
+                // known only if the watcher read it earlier.
+                let value = self.contents.get(path);
+                self.emit(ChangeEvent::Deleted { key, value });
             }
         }
     }
