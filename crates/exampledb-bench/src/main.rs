@@ -1,0 +1,204 @@
+//! The standard workload, one JSON line per run, with the keys of
+//! `shared/bench/anchor_python.py` so the two can be compared line by line.
+//!
+//! ```text
+//! exampledb-bench memory
+//! exampledb-bench dir PATH [--durable] [--offload]
+//! exampledb-bench floor PATH      raw file-system calls for the same work, no database
+//! ```
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use exampledb_core::{
+    hypothesis_hash, sub_key, DirectoryDatabase, ExampleDatabase, InMemoryDatabase,
+};
+use serde_json::{json, Map, Value};
+
+const K: usize = 100;
+const V: usize = 100;
+const ROUNDS: usize = 10;
+
+/// Seeded: every run writes the same data (K keys of 32 bytes, V values of 1..=1024).
+fn workload() -> Vec<(Vec<u8>, Vec<Vec<u8>>)> {
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut bytes = |n: usize| (0..n).map(|_| next() as u8).collect::<Vec<u8>>();
+    (0..K)
+        .map(|_| {
+            let key = bytes(32);
+            let values = (0..V)
+                .map(|_| {
+                    let len =
+                        1 + (u64::from_le_bytes(bytes(8).try_into().unwrap()) % 1024) as usize;
+                    bytes(len)
+                })
+                .collect();
+            (key, values)
+        })
+        .collect()
+}
+
+fn rate(ops: usize, started: Instant) -> Value {
+    json!((ops as f64 / started.elapsed().as_secs_f64()).round())
+}
+
+async fn run(db: &dyn ExampleDatabase) -> Map<String, Value> {
+    let data = workload();
+    let mut out = Map::new();
+    let t = Instant::now();
+    for (k, values) in &data {
+        for v in values {
+            db.save(k, v).await.unwrap();
+        }
+    }
+    out.insert("save_ops_s".into(), rate(K * V, t));
+    let t = Instant::now();
+    let mut n = 0;
+    for _ in 0..ROUNDS {
+        for (k, _) in &data {
+            n += db.fetch(k).await.unwrap().len();
+        }
+    }
+    assert_eq!(n, ROUNDS * K * V);
+    out.insert("fetch_keys_s".into(), rate(ROUNDS * K, t));
+    out.insert("fetch_values_s".into(), rate(n, t));
+    let t = Instant::now();
+    for (k, values) in &data {
+        let secondary = sub_key(k, "secondary");
+        for v in &values[..V / 2] {
+            db.move_value(k, &secondary, v).await.unwrap();
+        }
+    }
+    out.insert("move_ops_s".into(), rate(K * V / 2, t));
+    let t = Instant::now();
+    for (k, values) in &data {
+        let secondary = sub_key(k, "secondary");
+        for v in &values[V / 2..] {
+            db.delete(k, v).await.unwrap();
+        }
+        for v in &values[..V / 2] {
+            db.delete(&secondary, v).await.unwrap();
+        }
+    }
+    out.insert("delete_ops_s".into(), rate(K * V, t));
+    for (k, _) in &data {
+        assert!(db.fetch(k).await.unwrap().is_empty());
+        assert!(db.fetch(&sub_key(k, "secondary")).await.unwrap().is_empty());
+    }
+    out
+}
+
+/// The same work as raw system calls on precomputed paths: create+write+close per save,
+/// readdir plus open+read+close per value, rename per move, unlink per delete. Nothing a
+/// database could skip, so no database can beat it by much.
+fn floor(root: &Path) -> Map<String, Value> {
+    let data = workload();
+    let paths: Vec<_> = data
+        .iter()
+        .map(|(k, values)| {
+            let dir = root.join(hypothesis_hash(k));
+            let sec = root.join(hypothesis_hash(&sub_key(k, "secondary")));
+            let names: Vec<String> = values.iter().map(|v| hypothesis_hash(v)).collect();
+            (dir, sec, names)
+        })
+        .collect();
+    let mut out = Map::new();
+    let t = Instant::now();
+    for ((dir, _, names), (_, values)) in paths.iter().zip(&data) {
+        fs::create_dir_all(dir).unwrap();
+        for (name, v) in names.iter().zip(values) {
+            fs::File::create(dir.join(name))
+                .unwrap()
+                .write_all(v)
+                .unwrap();
+        }
+    }
+    out.insert("save_ops_s".into(), rate(K * V, t));
+    let t = Instant::now();
+    let mut n = 0;
+    let mut buf = Vec::with_capacity(4096);
+    for _ in 0..ROUNDS {
+        for (dir, _, _) in &paths {
+            for entry in fs::read_dir(dir).unwrap() {
+                buf.clear();
+                fs::File::open(entry.unwrap().path())
+                    .unwrap()
+                    .read_to_end(&mut buf)
+                    .unwrap();
+                n += 1;
+            }
+        }
+    }
+    assert_eq!(n, ROUNDS * K * V);
+    out.insert("fetch_keys_s".into(), rate(ROUNDS * K, t));
+    out.insert("fetch_values_s".into(), rate(n, t));
+    let t = Instant::now();
+    for (dir, sec, names) in &paths {
+        fs::create_dir_all(sec).unwrap();
+        for name in &names[..V / 2] {
+            fs::rename(dir.join(name), sec.join(name)).unwrap();
+        }
+    }
+    out.insert("move_ops_s".into(), rate(K * V / 2, t));
+    let t = Instant::now();
+    for (dir, sec, names) in &paths {
+        for name in &names[V / 2..] {
+            fs::remove_file(dir.join(name)).unwrap();
+        }
+        for name in &names[..V / 2] {
+            fs::remove_file(sec.join(name)).unwrap();
+        }
+    }
+    out.insert("delete_ops_s".into(), rate(K * V, t));
+    out
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (label, mut result) = match args.as_slice() {
+        ["memory"] => (
+            "exampledb-memory".to_string(),
+            run(&InMemoryDatabase::new()).await,
+        ),
+        ["floor", path] => ("floor-raw-syscalls".to_string(), floor(Path::new(path))),
+        ["dir", path, flags @ ..] => {
+            let durable = flags.contains(&"--durable");
+            let offload = flags.contains(&"--offload");
+            let named = flags.contains(&"--named-temp");
+            let db = DirectoryDatabase::builder(*path)
+                .durable(durable)
+                .offload_to_blocking_pool(offload)
+                .unnamed_temp_files(!named)
+                .build()
+                .unwrap();
+            let mut label = "exampledb-dir".to_string();
+            if durable {
+                label.push_str("-durable");
+            }
+            if offload {
+                label.push_str("-offload");
+            }
+            if named {
+                label.push_str("-named-temp");
+            }
+            (label, run(&db).await)
+        }
+        _ => {
+            eprintln!("usage: exampledb-bench memory | dir PATH [--durable] [--offload] [--named-temp] | floor PATH");
+            std::process::exit(2);
+        }
+    };
+    result.insert("backend".into(), json!(label));
+    println!("{}", Value::Object(result));
+}
