@@ -19,14 +19,12 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
 use serde_json::{json, Value};
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
+use exampledb_testkit::{hex, unhex};
 
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+/// Every key the workload's operations name (all arguments but the value).
+fn workload_keys(ops: &[(&str, Vec<Vec<u8>>)]) -> BTreeSet<Vec<u8>> {
+    ops.iter()
+        .flat_map(|(_, a)| a[..a.len() - 1].to_vec())
         .collect()
 }
 
@@ -142,10 +140,7 @@ async fn python_writes_rust_reads() {
 
     let model = InMemoryDatabase::new();
     apply(&model, &ops).await;
-    let all_keys: BTreeSet<Vec<u8>> = ops
-        .iter()
-        .flat_map(|(_, a)| a[..a.len() - 1].to_vec())
-        .collect();
+    let all_keys = workload_keys(&ops);
     let db = DirectoryDatabase::open(tmp.path()).unwrap();
     assert_eq!(
         snapshot(&db, &all_keys).await,
@@ -183,10 +178,7 @@ async fn rust_writes_python_reads() {
         apply(&db, &ops).await;
         let model = InMemoryDatabase::new();
         apply(&model, &ops).await;
-        let all_keys: BTreeSet<Vec<u8>> = ops
-            .iter()
-            .flat_map(|(_, a)| a[..a.len() - 1].to_vec())
-            .collect();
+        let all_keys = workload_keys(&ops);
         let keys_json = Value::Array(all_keys.iter().map(|k| json!(hex(k))).collect()).to_string();
         let out: Value =
             serde_json::from_str(&py.run(PY_READ, &[tmp.path().to_str().unwrap()], &keys_json))

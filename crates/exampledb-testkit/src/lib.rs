@@ -61,3 +61,16 @@ pub fn unique_prefix() -> Vec<u8> {
     out.push(b':');
     out
 }
+
+/// Lowercase hex of `bytes`, for exchanging bytes with Python scripts and in messages.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Inverse of [`hex`]; panics on malformed input (test data).
+pub fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digits"))
+        .collect()
+}
