@@ -1,6 +1,6 @@
 //! [`InMemoryDatabase`]: a database that lives as long as the process.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -9,7 +9,9 @@ use bytes::Bytes;
 
 use crate::{ChangeEvent, ChangeHub, ChangeStream, ExampleDatabase, Result};
 
-type Sets = HashMap<Bytes, HashSet<Bytes>>;
+/// Values are kept ordered, not hashed: comparing two random values usually stops at the
+/// first byte, where hashing reads the whole value (SipHash over up to 1 KiB per lookup).
+type Sets = HashMap<Bytes, BTreeSet<Bytes>>;
 
 /// A non-persistent database held in memory: for tests of other databases, for a test
 /// run several times in one process, and as the fallback when no location is usable.
@@ -62,17 +64,16 @@ impl InMemoryDatabase {
         let value = Bytes::copy_from_slice(value);
         match sets.get_mut(key) {
             Some(set) => {
-                if set.contains(&value) {
+                if !set.insert(value.clone()) {
                     return None;
                 }
-                set.insert(value.clone());
                 // The key's Bytes is shared, not copied.
                 let key = sets.get_key_value(key).map(|(k, _)| k.clone())?;
                 Some((key, value))
             }
             None => {
                 let key = Bytes::copy_from_slice(key);
-                sets.insert(key.clone(), HashSet::from([value.clone()]));
+                sets.insert(key.clone(), BTreeSet::from([value.clone()]));
                 Some((key, value))
             }
         }

@@ -611,6 +611,7 @@ fn read_values(dir: &Path) -> io::Result<Vec<Bytes>> {
         Err(e) => return Err(e),
     };
     let mut values = Vec::new();
+    let mut scratch = vec![0; READ_CHUNK];
     for entry in entries {
         let entry = entry?;
         let name = entry.file_name();
@@ -621,7 +622,7 @@ fn read_values(dir: &Path) -> io::Result<Vec<Bytes>> {
                 continue;
             }
         }
-        match read_file(&path) {
+        match read_file_into(&path, &mut scratch) {
             Ok(value) => values.push(Bytes::from(value)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => {
@@ -633,13 +634,33 @@ fn read_values(dir: &Path) -> io::Result<Vec<Bytes>> {
     Ok(values)
 }
 
-/// open + read until EOF + close: no stat, one read for a small file.
-fn read_file(path: &Path) -> io::Result<Vec<u8>> {
+/// Size of the buffer a fetch reads value files into; larger files take more reads.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// open + read + close, using `scratch` (at least one byte long): a file smaller than
+/// `scratch` costs exactly those three system calls (`File::read_to_end` adds a `statx`,
+/// an `lseek` and a second `read` to find the end). A short read ends the file: value
+/// files are complete before they get their name and are never written again.
+fn read_file_into(path: &Path, scratch: &mut [u8]) -> io::Result<Vec<u8>> {
     use std::io::Read;
     let mut file = fs::File::open(path)?;
-    let mut buf = Vec::with_capacity(4096);
-    file.read_to_end(&mut buf)?;
-    Ok(buf)
+    let mut out = Vec::new();
+    loop {
+        let n = match file.read(scratch) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        out.extend_from_slice(&scratch[..n]);
+        if n < scratch.len() {
+            return Ok(out);
+        }
+    }
+}
+
+/// One file's whole content (see [`read_file_into`]).
+fn read_file(path: &Path) -> io::Result<Vec<u8>> {
+    read_file_into(path, &mut [0; 1024])
 }
 
 #[async_trait]

@@ -20,6 +20,10 @@ pub(super) struct Writer {
     /// Whether unnamed temporary files (Linux `O_TMPFILE`) still look usable here.
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     tmpfile: AtomicBool,
+    /// Whether `linkat(fd, "", AT_EMPTY_PATH)` still looks allowed (Linux 6.10+ for the
+    /// file's opener, or `CAP_DAC_READ_SEARCH`); else the `/proc/self/fd` path is linked.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    empty_path_link: AtomicBool,
 }
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -29,6 +33,7 @@ impl Writer {
         Self {
             durable,
             tmpfile: AtomicBool::new(allow_tmpfile),
+            empty_path_link: AtomicBool::new(true),
         }
     }
 
@@ -75,6 +80,17 @@ impl Writer {
         if self.durable {
             file.sync_all()?;
         }
+        if self.empty_path_link.load(Ordering::Relaxed) {
+            // No path walk through /proc: the cheaper way where the kernel allows it.
+            match linkat(&file, "", CWD, dest, AtFlags::EMPTY_PATH) {
+                Ok(()) => return self.linked(dir),
+                Err(Errno::EXIST) => return Ok(Some(false)),
+                Err(Errno::NOENT | Errno::PERM | Errno::INVAL) => {
+                    self.empty_path_link.store(false, Ordering::Relaxed);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());
         match linkat(CWD, proc_path.as_str(), CWD, dest, AtFlags::SYMLINK_FOLLOW) {
             Ok(()) => {}
@@ -83,6 +99,11 @@ impl Writer {
             Err(Errno::NOENT) if dir.is_dir() => return Ok(None),
             Err(e) => return Err(e.into()),
         }
+        self.linked(dir)
+    }
+
+    #[cfg(target_os = "linux")]
+    fn linked(&self, dir: &Path) -> io::Result<Option<bool>> {
         if self.durable {
             sync_dir(dir)?;
         }
