@@ -1,29 +1,30 @@
 //! Project automation.
 //!
-//! - `cargo xtask test`: everything the README's test command promises: prepares the
-//!   Python venv (Hypothesis, pinned) under the target directory, runs every test of the
-//!   workspace with services required (a missing one fails instead of skipping), then the
-//!   doctests.
-//! - `cargo xtask bench`: the standard workload (shared/bench/WORKLOAD.md) on the memory
-//!   and directory databases, Python Hypothesis's and the raw file-system floor,
-//!   interleaved over several rounds in one run; prints one JSON line per backend (medians)
-//!   and the ratios.
+//! - `cargo xtask integration-test` (alias `test`): everything the README's test command
+//!   promises: prepares the Python venv (Hypothesis and its Redis client, pinned) under the
+//!   target directory, starts the services (docker compose where a Docker engine answers,
+//!   else `redis-server` processes on free loopback ports), runs every test of the
+//!   workspace against them with services required (a missing one fails instead of
+//!   skipping), then the doctests, and stops the services.
+//! - `cargo xtask bench [SUITE]...`: the standard workload (shared/bench/WORKLOAD.md) on
+//!   each backend beside Python Hypothesis's and a floor, interleaved over several rounds
+//!   in one run; prints one JSON line per backend (medians) and the ratios.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::{Command, ExitCode};
 
-use exampledb_testkit::python::{workspace_root, Python};
+use exampledb_testkit::python::workspace_root;
 
 mod bench;
-use exampledb_testkit::REQUIRE_SERVICES_ENV;
+mod services;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("test") => test(&args[1..]),
+        Some("integration-test" | "test") => services::integration_test(&args[1..]),
         Some("bench") => bench::bench(&args[1..]),
         _ => Err(
-            "usage: cargo xtask test [-- <nextest args>] | bench [disk|tmpfs|memory]..."
+            "usage: cargo xtask integration-test [<nextest args>] | bench [disk|tmpfs|memory|redis]..."
                 .to_string(),
         ),
     };
@@ -52,36 +53,4 @@ pub(crate) fn run(cmd: &mut Command) -> Result<(), String> {
     } else {
         Err(format!("{cmd:?} failed: {status}"))
     }
-}
-
-fn has_nextest() -> bool {
-    cargo()
-        .args(["nextest", "--version"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn test(extra: &[String]) -> Result<(), String> {
-    let python = Python::ensure()?;
-    eprintln!(
-        "xtask: Python Hypothesis ready at {}",
-        python.exe().display()
-    );
-    let mut tests = cargo();
-    if has_nextest() {
-        tests.args([
-            "nextest",
-            "run",
-            "--workspace",
-            "--all-features",
-            "--no-fail-fast",
-        ]);
-    } else {
-        tests.args(["test", "--workspace", "--all-features", "--no-fail-fast"]);
-    }
-    tests.args(extra).env(REQUIRE_SERVICES_ENV, "1");
-    run(&mut tests)?;
-    run(cargo()
-        .args(["test", "--workspace", "--all-features", "--doc"])
-        .env(REQUIRE_SERVICES_ENV, "1"))
 }

@@ -466,6 +466,37 @@ pub async fn collect_events(
     got
 }
 
+/// For backends whose listener starts asynchronously (pub/sub): saves probe values under a
+/// key of its own until the stream reports one, so that the changes made next are heard.
+/// The probe values are deleted again.
+pub async fn wait_until_listening(db: &dyn ExampleDatabase, stream: &mut ChangeStream) {
+    let probe = key(&unique_prefix(), b"listening-probe");
+    let start = tokio::time::Instant::now();
+    let mut saved = Vec::new();
+    let mut heard = false;
+    while !heard && start.elapsed() < EVENT_DEADLINE {
+        let value = saved.len().to_string().into_bytes();
+        db.save(&probe, &value).await.expect("save probe");
+        saved.push(value);
+        let until = tokio::time::Instant::now() + Duration::from_millis(200);
+        while let Ok(Some(ev)) = tokio::time::timeout_at(until, stream.next()).await {
+            if ev.key()[..] == probe[..] {
+                heard = true;
+            }
+        }
+    }
+    assert!(
+        heard,
+        "{db:?}: no event heard within {EVENT_DEADLINE:?} of subscribing"
+    );
+    for value in &saved {
+        db.delete(&probe, value).await.expect("delete probe");
+    }
+    // Drain the probe's delete events.
+    let until = tokio::time::Instant::now() + EVENT_QUIET;
+    while let Ok(Some(_)) = tokio::time::timeout_at(until, stream.next()).await {}
+}
+
 /// Compares events as multisets, with readable output on failure.
 pub fn assert_same_events(got: &[ChangeEvent], want: &[ChangeEvent], context: &str) {
     let count = |evs: &[ChangeEvent]| {
@@ -499,6 +530,9 @@ pub async fn listener(db: &dyn ExampleDatabase, caps: Capabilities) {
 
     for round in 0..2 {
         let mut stream = db.subscribe().expect("subscribe");
+        if caps.async_events {
+            wait_until_listening(db, &mut stream).await;
+        }
         db.save(&a, b"v1").await.expect("save");
         db.save(&a, b"v1").await.expect("save again (no event)");
         db.save(&a, b"v2").await.expect("save");

@@ -16,6 +16,7 @@
 
 pub mod conformance;
 pub mod python;
+pub mod services;
 
 pub use conformance::Capabilities;
 

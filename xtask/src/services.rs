@@ -1,0 +1,140 @@
+//! `cargo xtask integration-test`: services up, every test against them, services down.
+
+use std::process::{Command, Stdio};
+
+use exampledb_testkit::python::Python;
+use exampledb_testkit::services::{RedisCluster, RedisServer, REDIS_CLUSTER_ENV, REDIS_URL_ENV};
+use exampledb_testkit::REQUIRE_SERVICES_ENV;
+
+use crate::{cargo, run};
+
+/// Ports docker-compose.yml publishes.
+const COMPOSE_REDIS_URL: &str = "redis://127.0.0.1:16379";
+const COMPOSE_CLUSTER_URLS: &str =
+    "redis://127.0.0.1:17001,redis://127.0.0.1:17002,redis://127.0.0.1:17003";
+
+/// What is running for the tests; stopping it is dropping it.
+enum Services {
+    Compose,
+    Native {
+        _redis: RedisServer,
+        _cluster: RedisCluster,
+    },
+}
+
+impl Drop for Services {
+    fn drop(&mut self) {
+        if let Services::Compose = self {
+            let _ = crate::run(
+                compose()
+                    .args(["down", "--volumes", "--remove-orphans"])
+                    .stdout(Stdio::null()),
+            );
+        }
+    }
+}
+
+fn compose() -> Command {
+    let mut c = Command::new("docker");
+    c.arg("compose")
+        .current_dir(exampledb_testkit::python::workspace_root());
+    c
+}
+
+fn docker_engine_available() -> bool {
+    if std::env::var_os("EXAMPLEDB_NO_DOCKER").is_some() {
+        return false;
+    }
+    Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn start() -> Result<(Services, Vec<(&'static str, String)>), String> {
+    if docker_engine_available() {
+        eprintln!("xtask: Docker engine found; starting services with docker compose");
+        run(compose().args([
+            "up",
+            "--detach",
+            "--wait",
+            "redis",
+            "redis-cluster-1",
+            "redis-cluster-2",
+            "redis-cluster-3",
+        ]))?;
+        run(compose().args(["run", "--rm", "redis-cluster-init"]))?;
+        return Ok((
+            Services::Compose,
+            vec![
+                (REDIS_URL_ENV, COMPOSE_REDIS_URL.to_owned()),
+                (REDIS_CLUSTER_ENV, COMPOSE_CLUSTER_URLS.to_owned()),
+            ],
+        ));
+    }
+    eprintln!("xtask: no Docker engine; starting redis-server processes on loopback ports");
+    let redis = RedisServer::start(&["--appendonly", "no"])?;
+    let cluster = RedisCluster::start()?;
+    let env = vec![
+        (REDIS_URL_ENV, redis.url()),
+        (REDIS_CLUSTER_ENV, cluster.urls().join(",")),
+    ];
+    eprintln!("xtask: Redis at {}, cluster at {}", env[0].1, env[1].1);
+    Ok((
+        Services::Native {
+            _redis: redis,
+            _cluster: cluster,
+        },
+        env,
+    ))
+}
+
+fn has_nextest() -> bool {
+    cargo()
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+pub(crate) fn integration_test(extra: &[String]) -> Result<(), String> {
+    let python = Python::ensure()?;
+    eprintln!(
+        "xtask: Python Hypothesis ready at {}",
+        python.exe().display()
+    );
+    // Build first, so services do not sit idle through a long compile.
+    run(cargo().args([
+        "build",
+        "--workspace",
+        "--all-features",
+        "--tests",
+        "--quiet",
+    ]))?;
+    let (services, env) = start()?;
+    let mut tests = cargo();
+    if has_nextest() {
+        tests.args([
+            "nextest",
+            "run",
+            "--workspace",
+            "--all-features",
+            "--no-fail-fast",
+        ]);
+    } else {
+        tests.args(["test", "--workspace", "--all-features", "--no-fail-fast"]);
+    }
+    tests.args(extra).env(REQUIRE_SERVICES_ENV, "1");
+    let mut doctests = cargo();
+    doctests
+        .args(["test", "--workspace", "--all-features", "--doc"])
+        .env(REQUIRE_SERVICES_ENV, "1");
+    for (k, v) in &env {
+        tests.env(k, v);
+        doctests.env(k, v);
+    }
+    let result = run(&mut tests).and_then(|()| run(&mut doctests));
+    drop(services);
+    result
+}
