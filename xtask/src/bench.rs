@@ -2,7 +2,8 @@
 //! exampledb beside Python Hypothesis and a floor, interleaved over [`ROUNDS`] rounds in
 //! one run. Suites: `disk` (directory databases under the target directory), `tmpfs` (the
 //! same on `/dev/shm`, where the file system's own cost is small, so per-operation overhead
-//! shows), `memory`. No suite named: all of them.
+//! shows), `memory`, `redis` (a fresh local redis-server, with Python's
+//! `RedisExampleDatabase` and `redis-benchmark` as the floor). No suite named: all of them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,12 +15,19 @@ use serde_json::{json, Value};
 use crate::{cargo, run};
 
 const ROUNDS: usize = 3;
-const METRICS: [&str; 5] = [
+const METRICS: [&str; 12] = [
     "save_ops_s",
     "fetch_keys_s",
     "fetch_values_s",
     "move_ops_s",
     "delete_ops_s",
+    "round_trips_per_save",
+    "round_trips_per_fetch",
+    "round_trips_per_move",
+    "round_trips_per_delete",
+    "save_32_in_flight_ops_s",
+    "sadd_ops_s",
+    "sadd_pipelined_32_ops_s",
 ];
 
 /// A backend of a suite: its label and how to start one run in a fresh data directory.
@@ -34,7 +42,7 @@ fn anchor_dir() -> PathBuf {
 }
 
 pub(crate) fn bench(args: &[String]) -> Result<(), String> {
-    let all = ["disk", "tmpfs", "memory"];
+    let all = ["disk", "tmpfs", "memory", "redis"];
     let suites: Vec<&str> = if args.is_empty() {
         all.to_vec()
     } else {
@@ -72,6 +80,7 @@ pub(crate) fn bench(args: &[String]) -> Result<(), String> {
                     eprintln!("xtask: no /dev/shm here; the tmpfs suite is skipped");
                 }
             }
+            "redis" => redis_suite(&bin, py.clone())?,
             _ => memory_suite(&bin, py.clone())?,
         }
     }
@@ -163,6 +172,66 @@ fn memory_suite(bin: &Path, python: Option<(PathBuf, PathBuf)>) -> Result<(), St
         &medians,
         &[("exampledb-memory", "python-hypothesis-memory")],
     );
+    Ok(())
+}
+
+fn redis_suite(bin: &Path, python: Option<(PathBuf, PathBuf)>) -> Result<(), String> {
+    let server = exampledb_testkit::services::RedisServer::start(&["--appendonly", "no"])?;
+    let port = server.port().to_string();
+    let url = server.url();
+    let flush = |port: &str| {
+        let _ = Command::new("redis-cli")
+            .args(["-p", port, "flushall"])
+            .stdout(std::process::Stdio::null())
+            .status();
+    };
+    let mut runners: Vec<Runner> = vec![
+        (
+            "floor-redis-benchmark",
+            Box::new(|_| bench_cmd(bin, &["redis-floor", &port], None)),
+        ),
+        (
+            "exampledb-redis",
+            Box::new(|_| {
+                flush(&port);
+                bench_cmd(bin, &["redis", &url], None)
+            }),
+        ),
+    ];
+    if let Some((exe, anchor)) = python {
+        let port = port.clone();
+        runners.push((
+            "python-hypothesis-redis",
+            Box::new(move |_| {
+                let mut c = Command::new(&exe);
+                c.arg(&anchor).arg("redis").arg(&port);
+                c
+            }),
+        ));
+    }
+    let medians = run_rounds("redis", &target_dir().join("bench-data"), &runners)?;
+    print_ratios(
+        "redis",
+        &medians,
+        &[("exampledb-redis", "python-hypothesis-redis")],
+    );
+    let get = |b: &str, m: &str| medians.get(b).and_then(|r| r.get(m)).copied();
+    let show = |label: &str, a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) => println!("{label:<60} {:>7.2}", a / b),
+        _ => println!("{label:<60} {:>7}", "-"),
+    };
+    show(
+        "exampledb-redis save / redis-benchmark SADD (1 conn)",
+        get("exampledb-redis", "save_ops_s"),
+        get("floor-redis-benchmark", "sadd_ops_s"),
+    );
+    show(
+        "exampledb-redis save, 32 in flight / SADD -P 32",
+        get("exampledb-redis", "save_32_in_flight_ops_s"),
+        get("floor-redis-benchmark", "sadd_pipelined_32_ops_s"),
+    );
+    println!();
+    drop(server);
     Ok(())
 }
 

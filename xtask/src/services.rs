@@ -53,7 +53,10 @@ fn docker_engine_available() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn start() -> Result<(Services, Vec<(&'static str, String)>), String> {
+/// Environment variables that tell the tests where the services are.
+type ServiceEnv = Vec<(&'static str, String)>;
+
+fn start() -> Result<(Services, ServiceEnv), String> {
     if docker_engine_available() {
         eprintln!("xtask: Docker engine found; starting services with docker compose");
         run(compose().args([

@@ -5,6 +5,9 @@
 //! exampledb-bench memory
 //! exampledb-bench dir PATH [--durable] [--offload]
 //! exampledb-bench floor PATH      raw file-system calls for the same work, no database
+//! exampledb-bench redis URL       the Redis backend; adds round trips per operation and
+//!                                 the save rate with 32 operations in flight
+//! exampledb-bench redis-floor PORT  redis-benchmark SADD, one connection, plain and -P 32
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -163,6 +166,92 @@ fn floor(root: &Path) -> Map<String, Value> {
     out
 }
 
+/// Requests sent per operation in each phase, counted by the database, and the save rate
+/// with [`IN_FLIGHT`] saves in flight (a separate, labelled figure).
+async fn redis_extras(url: &str, out: &mut Map<String, Value>) {
+    use futures_util::stream::{self, StreamExt};
+    let db = exampledb_redis::RedisDatabase::open(url).unwrap();
+    let data = workload();
+    let (k, v) = (&data[0].0, &data[0].1);
+    db.save(b"warm-up", b"x").await.unwrap(); // the script is loaded once per server
+    let per = |before: u64, ops: usize| json!((db.round_trips() - before) as f64 / ops as f64);
+    let b = db.round_trips();
+    for value in v {
+        db.save(k, value).await.unwrap();
+    }
+    out.insert("round_trips_per_save".into(), per(b, v.len()));
+    let b = db.round_trips();
+    for _ in 0..10 {
+        db.fetch(k).await.unwrap();
+    }
+    out.insert("round_trips_per_fetch".into(), per(b, 10));
+    let secondary = sub_key(k, "secondary");
+    let b = db.round_trips();
+    for value in v {
+        db.move_value(k, &secondary, value).await.unwrap();
+    }
+    out.insert("round_trips_per_move".into(), per(b, v.len()));
+    let b = db.round_trips();
+    for value in v {
+        db.delete(&secondary, value).await.unwrap();
+    }
+    out.insert("round_trips_per_delete".into(), per(b, v.len()));
+
+    let pairs: Vec<(&Vec<u8>, &Vec<u8>)> = data
+        .iter()
+        .flat_map(|(k, vs)| vs.iter().map(move |v| (k, v)))
+        .collect();
+    let t = Instant::now();
+    stream::iter(&pairs)
+        .for_each_concurrent(IN_FLIGHT, |(k, v)| {
+            let db = &db;
+            async move { db.save(k, v).await.unwrap() }
+        })
+        .await;
+    out.insert(
+        format!("save_{IN_FLIGHT}_in_flight_ops_s"),
+        rate(pairs.len(), t),
+    );
+    for (k, vs) in &data {
+        for v in vs {
+            db.delete(k, v).await.unwrap();
+        }
+    }
+}
+
+/// `redis-benchmark` SADD on one connection, unpipelined and 32 deep: what the server and
+/// the loopback link can do with nothing else in the way.
+fn redis_floor(port: &str) -> Map<String, Value> {
+    let sadd = |extra: &[&str]| -> f64 {
+        let out = std::process::Command::new("redis-benchmark")
+            .args(["-p", port, "-c", "1", "-t", "sadd", "--csv"])
+            .args(extra)
+            .output()
+            .expect("redis-benchmark runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("\"SADD\""))
+            .unwrap_or_else(|| panic!("no SADD line in {text:?}"));
+        line.split(',')
+            .nth(1)
+            .unwrap()
+            .trim_matches('"')
+            .parse()
+            .unwrap()
+    };
+    let mut out = Map::new();
+    out.insert("sadd_ops_s".into(), json!(sadd(&["-n", "100000"]).round()));
+    out.insert(
+        format!("sadd_pipelined_{IN_FLIGHT}_ops_s"),
+        json!(sadd(&["-n", "1000000", "-P", "32"]).round()),
+    );
+    out
+}
+
+/// Operations in flight for the concurrent figure.
+const IN_FLIGHT: usize = 32;
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -173,6 +262,13 @@ async fn main() {
             run(&InMemoryDatabase::new()).await,
         ),
         ["floor", path] => ("floor-raw-syscalls".to_string(), floor(Path::new(path))),
+        ["redis-floor", port] => ("floor-redis-benchmark".to_string(), redis_floor(port)),
+        ["redis", url] => {
+            let db = exampledb_redis::RedisDatabase::open(url).unwrap();
+            let mut out = run(&db).await;
+            redis_extras(url, &mut out).await;
+            ("exampledb-redis".to_string(), out)
+        }
         ["dir", path, flags @ ..] => {
             let durable = flags.contains(&"--durable");
             let offload = flags.contains(&"--offload");
@@ -196,7 +292,7 @@ async fn main() {
             (label, run(&db).await)
         }
         _ => {
-            eprintln!("usage: exampledb-bench memory | dir PATH [--durable] [--offload] [--named-temp] | floor PATH");
+            eprintln!("usage: exampledb-bench memory | dir PATH [--durable] [--offload] [--named-temp] | floor PATH | redis URL | redis-floor PORT");
             std::process::exit(2);
         }
     };

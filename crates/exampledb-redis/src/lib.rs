@@ -60,7 +60,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use exampledb_core::{ChangeHub, ChangeStream, Error, ExampleDatabase, Operation, Result};
-use redis::{ErrorKind, FromRedisValue, RedisError, ServerErrorKind};
+use redis::{ErrorKind, RedisError, ServerErrorKind};
 use tokio::time::Instant;
 
 use conn::{Handle, Lanes, Pool};
@@ -334,6 +334,15 @@ fn describe(infos: &[redis::ConnectionInfo], cluster: bool) -> String {
     }
 }
 
+/// The arguments of one call of the write script (see `script.rs`).
+struct ScriptCall<'a> {
+    op: &'a str,
+    value: &'a [u8],
+    delete_payload: &'a str,
+    save_payload: &'a str,
+    added_before: bool,
+}
+
 /// What one script call changed.
 #[derive(Debug, Clone, Copy)]
 struct Changed {
@@ -487,12 +496,15 @@ impl RedisDatabase {
         &self,
         operation: Operation,
         keys: &[&[u8]],
-        op: &str,
-        value: &[u8],
-        delete_payload: &str,
-        save_payload: &str,
-        added_before: bool,
+        call: ScriptCall<'_>,
     ) -> Result<Changed> {
+        let ScriptCall {
+            op,
+            value,
+            delete_payload,
+            save_payload,
+            added_before,
+        } = call;
         let build = |first: &str, body: &str| {
             let mut cmd = redis::cmd(first);
             cmd.arg(body).arg(keys.len());
@@ -661,6 +673,7 @@ impl RedisDatabase {
 
     async fn scan_all(&self) -> Result<Vec<Bytes>> {
         let pattern = glob_escape(&self.inner.prefix);
+        #[cfg_attr(not(feature = "cluster"), allow(unused_mut))]
         let mut targets: Vec<Option<(String, u16)>> = vec![None];
         #[cfg(feature = "cluster")]
         if self.inner.cluster {
@@ -721,7 +734,7 @@ async fn scan_on(
                     RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host, port }),
                 )
                 .await?;
-            FromRedisValue::from_redis_value(value).map_err(Into::into)
+            redis::FromRedisValue::from_redis_value(value).map_err(Into::into)
         }
         _ => cmd.query_async(&mut h).await,
     }
@@ -753,14 +766,17 @@ fn glob_escape(prefix: &[u8]) -> Vec<u8> {
 impl ExampleDatabase for RedisDatabase {
     async fn save(&self, key: &[u8], value: &[u8]) -> Result<()> {
         let rk = self.redis_key(key);
+        let save_payload = payload::save(key, value);
         self.script(
             Operation::Save,
             &[&rk],
-            "save",
-            value,
-            "",
-            &payload::save(key, value),
-            false,
+            ScriptCall {
+                op: "save",
+                value,
+                delete_payload: "",
+                save_payload: &save_payload,
+                added_before: false,
+            },
         )
         .await
         .map(drop)
@@ -786,14 +802,17 @@ impl ExampleDatabase for RedisDatabase {
 
     async fn delete(&self, key: &[u8], value: &[u8]) -> Result<()> {
         let rk = self.redis_key(key);
+        let delete_payload = payload::delete(key, value);
         self.script(
             Operation::Delete,
             &[&rk],
-            "delete",
-            value,
-            &payload::delete(key, value),
-            "",
-            false,
+            ScriptCall {
+                op: "delete",
+                value,
+                delete_payload: &delete_payload,
+                save_payload: "",
+                added_before: false,
+            },
         )
         .await
         .map(drop)
@@ -810,17 +829,29 @@ impl ExampleDatabase for RedisDatabase {
             // One script may not touch two slots: add first, so the value is never in
             // neither set, then remove and publish both events in Hypothesis's order.
             let added = self
-                .script(Operation::Move, &[&rd], "add", value, "", "", false)
+                .script(
+                    Operation::Move,
+                    &[&rd],
+                    ScriptCall {
+                        op: "add",
+                        value,
+                        delete_payload: "",
+                        save_payload: "",
+                        added_before: false,
+                    },
+                )
                 .await?
                 .added;
             self.script(
                 Operation::Move,
                 &[&rs],
-                "remove-report",
-                value,
-                &delete_payload,
-                &save_payload,
-                added,
+                ScriptCall {
+                    op: "remove-report",
+                    value,
+                    delete_payload: &delete_payload,
+                    save_payload: &save_payload,
+                    added_before: added,
+                },
             )
             .await?;
             return Ok(());
@@ -828,11 +859,13 @@ impl ExampleDatabase for RedisDatabase {
         self.script(
             Operation::Move,
             &[&rs, &rd],
-            "move",
-            value,
-            &delete_payload,
-            &save_payload,
-            false,
+            ScriptCall {
+                op: "move",
+                value,
+                delete_payload: &delete_payload,
+                save_payload: &save_payload,
+                added_before: false,
+            },
         )
         .await
         .map(drop)
@@ -882,6 +915,11 @@ fn slot(key: &[u8]) -> u16 {
     crc % 16384
 }
 
+/// The kind of a configuration error, without its text (which may repeat the URL).
+fn kind_name(e: &RedisError) -> String {
+    format!("{:?}", e.kind())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -927,9 +965,4 @@ mod tests {
         let b = RedisDatabase::builder("redis://user:hunter2@127.0.0.1:1/3");
         assert!(!format!("{b:?}").contains("hunter2"));
     }
-}
-
-/// The kind of a configuration error, without its text (which may repeat the URL).
-fn kind_name(e: &RedisError) -> String {
-    format!("{:?}", e.kind())
 }

@@ -7,13 +7,14 @@
 //!
 //! This facade re-exports [`exampledb_core`] (the [`ExampleDatabase`] trait, the
 //! in-memory and directory databases, the [`ReadOnly`], [`Multiplexed`] and
-//! [`BackgroundWrite`] wrappers and the [`choices`] codec). Network backends are added
-//! as separate crates and, as they land, as feature flags here:
+//! [`BackgroundWrite`] wrappers and the [`choices`] codec). Network backends are separate
+//! crates, which can be used directly or enabled here by feature flags:
 //!
 //! | feature | backend | status |
 //! |---|---|---|
 //! | (always) | in-memory, directory, wrappers, choice codec | available |
-//! | `redis` | Redis sets with TTL, pub/sub events | planned (`exampledb-redis`) |
+//! | `redis` | `exampledb::redis::RedisDatabase`: Redis sets with TTL, pub/sub events | available (`exampledb-redis`) |
+//! | `redis-cluster`, `redis-tls` | Redis Cluster; `rediss://` URLs | available |
 //! | `github` | GitHub Actions artifact, read-only | planned (`exampledb-github`) |
 //!
 //! ```
@@ -32,3 +33,9 @@
 #![deny(missing_docs)]
 
 pub use exampledb_core::*;
+
+/// The Redis backend ([`exampledb_redis`]), with the `redis` feature.
+#[cfg(feature = "redis")]
+pub mod redis {
+    pub use exampledb_redis::{RedisDatabase, RedisDatabaseBuilder};
+}
