@@ -45,6 +45,16 @@
 //! ```
 //!
 //! Features: `cluster` (Redis Cluster), `tls` (`rediss://` URLs, rustls).
+//!
+//! ## Interop notes (tested against Hypothesis 6.170.15 and redis-py 8.1.0)
+//!
+//! - Python and Rust share keys, values, TTLs and change events both ways. Hypothesis's
+//!   own listener subscribes to the channel but never reads the pub/sub connection
+//!   (`hypothesis.extra.redis` calls neither `get_message` nor `run_in_thread`), so a
+//!   Python listener hears events only if something pumps `db._pubsub.get_message()`;
+//!   the interop test does exactly that, and the decoding is Hypothesis's own.
+//! - Hypothesis's `move` publishes its events after its transaction; ours publishes them
+//!   inside the same script, so a listener never sees a move's events before the move.
 #![deny(missing_docs)]
 
 mod conn;
@@ -528,11 +538,7 @@ impl RedisDatabase {
             })
             .await;
         let (removed, added) = match result {
-            Err(Error::Backend { source, .. })
-                if source
-                    .downcast_ref::<RedisError>()
-                    .is_some_and(|e| e.kind() == ErrorKind::Server(ServerErrorKind::NoScript)) =>
-            {
+            Err(e) if is_noscript(&e) => {
                 // EVAL also caches the script on that server for the next EVALSHA.
                 let eval = build("EVAL", script::SOURCE);
                 self.request(operation, |mut h| {
@@ -592,11 +598,7 @@ impl RedisDatabase {
             })
             .await;
         match result {
-            Err(Error::Backend { source, .. })
-                if source
-                    .downcast_ref::<RedisError>()
-                    .is_some_and(|e| e.kind() == ErrorKind::Server(ServerErrorKind::NoScript)) =>
-            {
+            Err(e) if is_noscript(&e) => {
                 let pipe = build("EVAL", script::SOURCE);
                 self.request(Operation::Save, |mut h| {
                     let pipe = pipe.clone();
@@ -738,6 +740,13 @@ async fn scan_on(
         }
         _ => cmd.query_async(&mut h).await,
     }
+}
+
+/// Whether the server answered NOSCRIPT (it does not have the script cached).
+fn is_noscript(e: &Error) -> bool {
+    matches!(e, Error::Backend { source, .. } if source
+        .downcast_ref::<RedisError>()
+        .is_some_and(|e| e.kind() == ErrorKind::Server(ServerErrorKind::NoScript)))
 }
 
 /// Whether `e` means the connection is unusable (as opposed to an answer from the server).
