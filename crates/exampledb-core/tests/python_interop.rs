@@ -1,5 +1,5 @@
 //! Interop with real Python Hypothesis (pinned in the testkit's requirements), in a venv
-//! the testkit creates on first use. Under `cargo xtask test` a missing Python fails these
+//! the testkit creates on first use. Under `cargo xtask integration-test` a missing Python fails these
 //! tests; under plain `cargo test` they skip and say why.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

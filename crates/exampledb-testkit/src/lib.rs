@@ -9,7 +9,7 @@
 //! - [`python`]: a Python venv with Hypothesis, created on first use under the cargo
 //!   target directory, for interop tests against the real Python implementation.
 //! - [`require_services`]: whether a missing service fails the test (under
-//!   `cargo xtask test`) or skips it with a message (plain `cargo test`).
+//!   `cargo xtask integration-test`) or skips it with a message (plain `cargo test`).
 #![deny(missing_docs)]
 // Test helpers report failures by panicking, as assertions do.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -20,7 +20,7 @@ pub mod services;
 
 pub use conformance::Capabilities;
 
-/// The environment variable `cargo xtask test` sets: when it is `1`, a test whose service
+/// The environment variable `cargo xtask integration-test` sets: when it is `1`, a test whose service
 /// (Python, a server) is missing fails instead of skipping.
 pub const REQUIRE_SERVICES_ENV: &str = "EXAMPLEDB_REQUIRE_SERVICES";
 
@@ -35,7 +35,7 @@ pub fn skip_or_fail(test: &str, what: &str) {
     if require_services() {
         panic!("{test}: {what} (required because {REQUIRE_SERVICES_ENV}=1)");
     }
-    eprintln!("SKIPPED {test}: {what}; run `cargo xtask test` to set it up");
+    eprintln!("SKIPPED {test}: {what}; run `cargo xtask integration-test` to set it up");
 }
 
 /// A key prefix no other run shares: 12 random bytes from the process's random hasher
