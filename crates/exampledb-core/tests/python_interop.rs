@@ -19,70 +19,8 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
 use serde_json::{json, Value};
 
+use exampledb_testkit::interop::{apply, workload, workload_keys};
 use exampledb_testkit::{hex, unhex};
-
-/// Every key the workload's operations name (all arguments but the value).
-fn workload_keys(ops: &[(&str, Vec<Vec<u8>>)]) -> BTreeSet<Vec<u8>> {
-    ops.iter()
-        .flat_map(|(_, a)| a[..a.len() - 1].to_vec())
-        .collect()
-}
-
-/// A workload with awkward keys and values, as (op, args) with hex arguments.
-fn workload() -> Vec<(&'static str, Vec<Vec<u8>>)> {
-    let big: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
-    let keys: Vec<Vec<u8>> = vec![
-        vec![],
-        b"plain".to_vec(),
-        vec![0, 1, 2],
-        vec![0xff, 0xfe],
-        b"../x/./y".to_vec(),
-        [vec![0xab; 48], b".secondary".to_vec()].concat(),
-    ];
-    let values: Vec<Vec<u8>> = vec![
-        vec![],
-        vec![0],
-        b"abc".to_vec(),
-        vec![0x80, 0xff],
-        big,
-        b"/".to_vec(),
-    ];
-    let mut ops = Vec::new();
-    for (i, k) in keys.iter().enumerate() {
-        for (j, v) in values.iter().enumerate() {
-            if (i + j) % 2 == 0 {
-                ops.push(("save", vec![k.clone(), v.clone()]));
-            }
-        }
-    }
-    ops.push((
-        "move",
-        vec![keys[1].clone(), keys[2].clone(), values[2].clone()],
-    ));
-    ops.push((
-        "move",
-        vec![keys[0].clone(), keys[3].clone(), values[0].clone()],
-    ));
-    ops.push((
-        "move",
-        vec![keys[3].clone(), keys[4].clone(), b"never saved".to_vec()],
-    ));
-    ops.push(("delete", vec![keys[4].clone(), values[0].clone()]));
-    ops.push(("delete", vec![keys[5].clone(), b"absent".to_vec()]));
-    ops.push(("save", vec![keys[1].clone(), values[1].clone()]));
-    ops
-}
-
-async fn apply(db: &dyn ExampleDatabase, ops: &[(&str, Vec<Vec<u8>>)]) {
-    for (op, a) in ops {
-        match *op {
-            "save" => db.save(&a[0], &a[1]).await.unwrap(),
-            "delete" => db.delete(&a[0], &a[1]).await.unwrap(),
-            "move" => db.move_value(&a[0], &a[1], &a[2]).await.unwrap(),
-            other => unreachable!("{other}"),
-        }
-    }
-}
 
 fn ops_json(ops: &[(&str, Vec<Vec<u8>>)]) -> String {
     let list: Vec<Value> = ops

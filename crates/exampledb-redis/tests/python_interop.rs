@@ -8,9 +8,10 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::Duration;
 
-use exampledb_core::{ChangeEvent, ExampleDatabase};
+use exampledb_core::{ChangeEvent, ExampleDatabase, InMemoryDatabase};
 use exampledb_redis::RedisDatabase;
 use exampledb_testkit::conformance::{assert_same_events, collect_events};
+use exampledb_testkit::interop::{apply, workload, workload_keys, Op};
 use exampledb_testkit::python::Python;
 use exampledb_testkit::services::redis_url;
 use exampledb_testkit::{hex, unhex, unique_prefix};
@@ -65,51 +66,23 @@ impl Setup {
     }
 }
 
-/// Operations with awkward keys and values: (op, [key.., value]) applied by either side.
-fn workload() -> Vec<(&'static str, Vec<Vec<u8>>)> {
-    let keys: Vec<Vec<u8>> = vec![
-        vec![],
-        b"plain".to_vec(),
-        vec![0, 0xff, b'"', b'\\'],
-        [vec![0xab; 48], b".secondary".to_vec()].concat(),
-    ];
-    let values: Vec<Vec<u8>> = vec![vec![], vec![0], b"{\"json\": 1}".to_vec(), vec![0x80; 300]];
-    let mut ops = Vec::new();
-    for k in &keys {
-        for v in &values {
-            ops.push(("save", vec![k.clone(), v.clone()]));
+/// The shared workload's resulting sets, from the in-memory database as the model.
+async fn model(ops: &[Op]) -> BTreeMap<Vec<u8>, BTreeSet<Vec<u8>>> {
+    let memory = InMemoryDatabase::new();
+    apply(&memory, ops).await;
+    let mut m = BTreeMap::new();
+    for k in workload_keys(ops) {
+        let values: BTreeSet<Vec<u8>> = memory
+            .fetch(&k)
+            .await
+            .unwrap()
+            .iter()
+            .map(|v| v.to_vec())
+            .collect();
+        if !values.is_empty() {
+            m.insert(k, values);
         }
     }
-    ops.push((
-        "move",
-        vec![keys[1].clone(), keys[2].clone(), values[2].clone()],
-    ));
-    ops.push((
-        "move",
-        vec![keys[0].clone(), keys[3].clone(), b"never saved".to_vec()],
-    ));
-    ops.push(("delete", vec![keys[3].clone(), values[0].clone()]));
-    ops.push(("delete", vec![keys[0].clone(), b"absent".to_vec()]));
-    ops
-}
-
-fn model(ops: &[(&str, Vec<Vec<u8>>)]) -> BTreeMap<Vec<u8>, BTreeSet<Vec<u8>>> {
-    let mut m: BTreeMap<Vec<u8>, BTreeSet<Vec<u8>>> = BTreeMap::new();
-    for (op, a) in ops {
-        match *op {
-            "save" => {
-                m.entry(a[0].clone()).or_default().insert(a[1].clone());
-            }
-            "delete" => {
-                m.entry(a[0].clone()).or_default().remove(&a[1]);
-            }
-            _ => {
-                m.entry(a[0].clone()).or_default().remove(&a[2]);
-                m.entry(a[1].clone()).or_default().insert(a[2].clone());
-            }
-        }
-    }
-    m.retain(|_, s| !s.is_empty());
     m
 }
 
@@ -137,7 +110,7 @@ async fn python_writes_rust_reads() {
     };
     let ops = workload();
     s.py(PY_APPLY, &ops_as_lines(&ops));
-    let want = model(&ops);
+    let want = model(&ops).await;
     let keys: BTreeSet<Vec<u8>> =
         s.db.keys()
             .await
@@ -168,14 +141,8 @@ async fn rust_writes_python_reads() {
         return;
     };
     let ops = workload();
-    for (op, a) in &ops {
-        match *op {
-            "save" => s.db.save(&a[0], &a[1]).await.unwrap(),
-            "delete" => s.db.delete(&a[0], &a[1]).await.unwrap(),
-            _ => s.db.move_value(&a[0], &a[1], &a[2]).await.unwrap(),
-        }
-    }
-    let want = model(&ops);
+    apply(&s.db, &ops).await;
+    let want = model(&ops).await;
     let keys: Vec<String> = ops
         .iter()
         .flat_map(|(_, a)| a[..a.len() - 1].iter().map(|k| hex(k)))
