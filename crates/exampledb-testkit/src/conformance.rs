@@ -575,3 +575,128 @@ pub async fn listener(db: &dyn ExampleDatabase, caps: Capabilities) {
         drop(stream);
     }
 }
+
+/// A model for read-only stores built from known contents (an artifact archive): random
+/// keys and values plus the edge cases (empty key and value, a 1 MiB value, non-UTF-8
+/// bytes, keys holding `/`, `..` and NUL), from `seed`.
+pub fn read_only_model(seed: u64) -> BTreeMap<Vec<u8>, Vec<Vec<u8>>> {
+    let mut state = seed.wrapping_mul(6_364_136_223_846_793_005) | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut model: BTreeMap<Vec<u8>, Vec<Vec<u8>>> = BTreeMap::new();
+    for _ in 0..40 {
+        let key: Vec<u8> = (0..32).map(|_| next() as u8).collect();
+        let mut values: BTreeSet<Vec<u8>> = BTreeSet::new();
+        for _ in 0..(1 + next() % 12) {
+            let len = (next() % 300) as usize;
+            values.insert((0..len).map(|_| next() as u8).collect());
+        }
+        model.insert(key, values.into_iter().collect());
+    }
+    let big: Vec<u8> = (0..1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    for key in [
+        &b""[..],
+        b"/",
+        b"..",
+        b"../../etc/passwd",
+        b"a\0b",
+        &[0xff, 0xfe, 0x80],
+    ] {
+        model.insert(
+            key.to_vec(),
+            vec![vec![], vec![0], b"..".to_vec(), vec![0xff, 0xc0, 0x80]],
+        );
+    }
+    model.insert(b"big".to_vec(), vec![big]);
+    model
+}
+
+/// Read-side conformance for a read-only store whose contents are `model` (each key's
+/// values as a set): every key fetches exactly its set, unknown keys fetch nothing,
+/// `keys()` lists exactly the model's keys (when `lists_keys`), fetches from many tasks
+/// at once agree, and writes are refused with [`Error::ReadOnly`] (no-ops through
+/// [`ReadOnly`](exampledb_core::ReadOnly)) without changing anything.
+pub async fn read_only_contents(
+    db: Arc<dyn ExampleDatabase>,
+    model: &BTreeMap<Vec<u8>, Vec<Vec<u8>>>,
+    lists_keys: bool,
+) {
+    let want = |k: &[u8]| -> BTreeSet<Vec<u8>> {
+        model
+            .get(k)
+            .map(|vs| vs.iter().cloned().collect())
+            .unwrap_or_default()
+    };
+    for k in model.keys() {
+        assert_eq!(fetch_set(&*db, k).await, want(k), "fetch({k:?})");
+    }
+    for unknown in [unique_prefix(), b"big.secondary".to_vec()] {
+        assert!(
+            fetch_set(&*db, &unknown).await.is_empty(),
+            "fetch of unknown key {unknown:?}"
+        );
+    }
+    if lists_keys {
+        let listed: BTreeSet<Vec<u8>> = db
+            .keys()
+            .await
+            .unwrap_or_else(|e| panic!("keys(): {e}"))
+            .iter()
+            .map(|k| k.to_vec())
+            .collect();
+        let expected: BTreeSet<Vec<u8>> = model
+            .iter()
+            .filter(|(_, vs)| !vs.is_empty())
+            .map(|(k, _)| k.clone())
+            .collect();
+        assert_eq!(listed, expected, "keys()");
+    }
+    let Some((k, vs)) = model.iter().find(|(_, vs)| !vs.is_empty()) else {
+        return;
+    };
+    let v = &vs[0];
+    for (what, result) in [
+        ("save", db.save(k, b"new value").await),
+        ("delete", db.delete(k, v).await),
+        ("move", db.move_value(k, b"elsewhere", v).await),
+    ] {
+        assert!(
+            matches!(result, Err(Error::ReadOnly { .. })),
+            "{what} on a read-only store: {result:?}"
+        );
+    }
+    let wrapped = exampledb_core::ReadOnly::new(Arc::clone(&db));
+    wrapped.save(k, b"new value").await.expect("ReadOnly save is a no-op");
+    wrapped.delete(k, v).await.expect("ReadOnly delete is a no-op");
+    wrapped
+        .move_value(k, b"elsewhere", v)
+        .await
+        .expect("ReadOnly move is a no-op");
+    assert_eq!(fetch_set(&wrapped, k).await, want(k), "after refused writes");
+    assert!(fetch_set(&*db, b"elsewhere").await.is_empty());
+    let keys: Vec<Vec<u8>> = model.keys().cloned().collect();
+    let keys = Arc::new(keys);
+    let mut tasks = Vec::new();
+    for t in 0..16 {
+        let db = Arc::clone(&db);
+        let keys = Arc::clone(&keys);
+        tasks.push(tokio::spawn(async move {
+            let mut sizes = Vec::new();
+            for k in keys.iter().cycle().skip(t).take(keys.len()) {
+                sizes.push((k.clone(), db.fetch(k).await.expect("concurrent fetch").len()));
+            }
+            sizes
+        }));
+    }
+    for task in tasks {
+        for (k, n) in task.await.expect("fetch task") {
+            assert_eq!(n, want(&k).len(), "concurrent fetch({k:?})");
+        }
+    }
+}

@@ -15,6 +15,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod conformance;
+#[cfg(feature = "github")]
+pub mod github;
 pub mod interop;
 pub mod python;
 pub mod services;

@@ -70,6 +70,35 @@ pub const STORAGE_DIRECTORY_ENV: &str = "HYPOTHESIS_STORAGE_DIRECTORY";
 const GITIGNORE: &str = "# Created by exampledb, as Hypothesis does: the example database is a\n\
 # local cache and is not meant for version control.\n*\n";
 
+/// Hypothesis's storage directory: `$HYPOTHESIS_STORAGE_DIRECTORY` when that variable is
+/// set and not empty, else `.hypothesis` under the current directory. Hypothesis keeps its
+/// example database in `examples` and the GitHub-artifact cache in `github-artifacts`
+/// there.
+///
+/// ```
+/// let home = exampledb_core::directory::storage_home();
+/// assert!(home.ends_with(".hypothesis") || std::env::var_os("HYPOTHESIS_STORAGE_DIRECTORY").is_some());
+/// ```
+pub fn storage_home() -> PathBuf {
+    std::env::var_os(STORAGE_DIRECTORY_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(".hypothesis"))
+}
+
+/// Creates `dir` and its parents. When `home` (Hypothesis's storage directory, see
+/// [`storage_home`]) does not exist yet it is created first with a `.gitignore` holding
+/// `*`, as Hypothesis does, so that the cache is not committed by accident.
+pub fn create_storage_dir(home: Option<&Path>, dir: &Path) -> io::Result<()> {
+    if let Some(home) = home {
+        if fs::symlink_metadata(home).is_err() {
+            fs::create_dir_all(home)?;
+            fs::write(home.join(".gitignore"), GITIGNORE)?;
+        }
+    }
+    fs::create_dir_all(dir)
+}
+
 /// A database of files under a root directory, in Python Hypothesis's exact layout; see
 /// the [module documentation](self) for the layout and guarantees.
 ///
@@ -208,10 +237,7 @@ impl DirectoryDatabase {
     /// When the storage directory is created, a `.gitignore` holding `*` is written into
     /// it, as Hypothesis does.
     pub fn default_builder() -> DirectoryDatabaseBuilder {
-        let home = std::env::var_os(STORAGE_DIRECTORY_ENV)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(".hypothesis"));
+        let home = storage_home();
         let mut builder = Self::builder(home.join("examples"));
         builder.storage_home = Some(home);
         builder
@@ -340,13 +366,7 @@ impl Inner {
 
     /// Creates the root (and Hypothesis's storage directory with its `.gitignore`).
     fn create_root(&self) -> io::Result<()> {
-        if let Some(home) = &self.storage_home {
-            if fs::symlink_metadata(home).is_err() {
-                fs::create_dir_all(home)?;
-                fs::write(home.join(".gitignore"), GITIGNORE)?;
-            }
-        }
-        fs::create_dir_all(&self.root)
+        create_storage_dir(self.storage_home.as_deref(), &self.root)
     }
 
     /// Creates `dir` (a direct child of the root), and the root if needed.

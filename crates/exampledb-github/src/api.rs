@@ -1,0 +1,506 @@
+//! Talking to GitHub: listing artifacts (octocrab, with the API's name filter and
+//! pagination) and downloading one to a file. The download URL answers with a redirect to
+//! pre-signed blob storage on another host; that redirect is followed by a separate
+//! client that holds no token at all, so the token cannot reach the blob host.
+
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use http::{header, HeaderMap, StatusCode, Uri};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Empty};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use octocrab::Octocrab;
+use serde::Deserialize;
+use tokio::io::AsyncWriteExt;
+
+use crate::problem::redact_url;
+use crate::{Problem, Token};
+
+/// Listing pages followed at most (100 artifacts each): a bound against a server that
+/// always answers with another page.
+const MAX_PAGES: usize = 50;
+/// The largest listing page accepted.
+const MAX_LISTING_BYTES: usize = 16 << 20;
+/// Redirects followed at most from the download URL.
+const MAX_REDIRECTS: usize = 5;
+
+/// One artifact of the listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Artifact {
+    pub(crate) id: u64,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) download_url: String,
+}
+
+#[derive(Deserialize)]
+struct Listing {
+    artifacts: Vec<ListedArtifact>,
+}
+
+#[derive(Deserialize)]
+struct ListedArtifact {
+    id: u64,
+    name: String,
+    #[serde(default)]
+    expired: bool,
+    created_at: String,
+    archive_download_url: String,
+}
+
+/// The HTTP clients for one download.
+pub(crate) struct Client {
+    crab: Octocrab,
+    blob: hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    api_url: String,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("api_url", &self.api_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Clients for `api_url`, sending `token` to the API's host only. `timeout` bounds
+    /// connecting, each answer's headers and each pause in a body.
+    pub(crate) fn new(
+        api_url: &str,
+        token: Option<&Token>,
+        timeout: Duration,
+    ) -> Result<Self, Problem> {
+        let network = |message: String| Problem::Network {
+            url: redact_url(api_url),
+            message,
+        };
+        let mut builder = Octocrab::builder()
+            .base_uri(api_url)
+            .map_err(|e| network(format!("invalid API URL: {e}")))?
+            .add_header(header::ACCEPT, "application/vnd.github+json".to_owned())
+            .add_header(
+                header::USER_AGENT,
+                concat!("exampledb-github/", env!("CARGO_PKG_VERSION")).to_owned(),
+            );
+        if let Some(token) = token {
+            builder = builder.personal_token(token.expose().to_owned());
+        }
+        let crab = builder
+            .build()
+            .map_err(|e| network(format!("could not set up the HTTP client: {e}")))?;
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(timeout));
+        let tls = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_native_roots(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .map_err(|e| network(format!("no TLS root certificates: {e}")))?
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let blob = hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(tls);
+        Ok(Client {
+            crab,
+            blob,
+            api_url: api_url.trim_end_matches('/').to_owned(),
+            timeout,
+        })
+    }
+
+    /// The newest unexpired artifact named `name` in `owner/repo`, across every page.
+    pub(crate) async fn newest_artifact(
+        &self,
+        owner: &str,
+        repo: &str,
+        name: &str,
+    ) -> Result<Artifact, Problem> {
+        let mut next = Some(format!(
+            "{}/repos/{owner}/{repo}/actions/artifacts?name={}&per_page=100",
+            self.api_url,
+            percent_encode(name)
+        ));
+        let mut best: Option<Artifact> = None;
+        let mut pages = 0;
+        while let Some(url) = next.take() {
+            pages += 1;
+            let response = self.api_get(&url).await?;
+            let (parts, body) = response.into_parts();
+            check_status(parts.status, &parts.headers, &url)?;
+            let body = self.collect(body, &url, MAX_LISTING_BYTES).await?;
+            let listing: Listing =
+                serde_json::from_slice(&body).map_err(|e| Problem::MalformedResponse {
+                    url: redact_url(&url),
+                    message: e.to_string(),
+                })?;
+            for a in listing.artifacts {
+                if a.name != name || a.expired {
+                    continue;
+                }
+                let created_at = DateTime::parse_from_rfc3339(&a.created_at)
+                    .map_err(|e| Problem::MalformedResponse {
+                        url: redact_url(&url),
+                        message: format!("artifact {}: created_at {:?}: {e}", a.id, a.created_at),
+                    })?
+                    .with_timezone(&Utc);
+                let newer = best.as_ref().is_none_or(|b| {
+                    (created_at, a.id) > (b.created_at, b.id)
+                });
+                if newer {
+                    best = Some(Artifact {
+                        id: a.id,
+                        created_at,
+                        download_url: a.archive_download_url,
+                    });
+                }
+            }
+            next = next_link(&parts.headers);
+            if next.is_some() && pages >= MAX_PAGES {
+                tracing::warn!(pages, "stopped following the artifact listing's pages");
+                break;
+            }
+        }
+        best.ok_or_else(|| Problem::NoArtifact {
+            repo: format!("{owner}/{repo}"),
+            name: name.to_owned(),
+        })
+    }
+
+    /// Downloads `artifact` into `dest` (created), at most `limit` bytes; returns the
+    /// number of bytes written. The file is flushed to disk before this returns.
+    pub(crate) async fn download(
+        &self,
+        artifact: &Artifact,
+        dest: &Path,
+        limit: u64,
+    ) -> Result<u64, Problem> {
+        let url = &artifact.download_url;
+        let response = self.api_get(url).await?;
+        let (parts, body) = response.into_parts();
+        if parts.status.is_success() {
+            return self
+                .save_body(body, content_length(&parts.headers), url, dest, limit)
+                .await;
+        }
+        if !parts.status.is_redirection() {
+            check_status(parts.status, &parts.headers, url)?;
+            return Err(Problem::Status {
+                url: redact_url(url),
+                status: parts.status.as_u16(),
+            });
+        }
+        // Pre-signed blob storage: followed by the client without a token.
+        let mut location = redirect_target(&parts.headers, url)?;
+        for _ in 0..MAX_REDIRECTS {
+            let uri: Uri = location.parse().map_err(|_| Problem::MalformedResponse {
+                url: redact_url(url),
+                message: "the redirect's Location is not a URL".into(),
+            })?;
+            let response =
+                tokio::time::timeout(self.timeout, self.blob.get(uri))
+                    .await
+                    .map_err(|_| Problem::Timeout {
+                        url: redact_url(&location),
+                        after: self.timeout,
+                    })?
+                    .map_err(|e| Problem::Network {
+                        url: redact_url(&location),
+                        message: error_chain(&e),
+                    })?;
+            let (parts, body) = response.into_parts();
+            if parts.status.is_redirection() {
+                location = redirect_target(&parts.headers, &location)?;
+                continue;
+            }
+            check_status(parts.status, &parts.headers, &location)?;
+            if !parts.status.is_success() {
+                return Err(Problem::Status {
+                    url: redact_url(&location),
+                    status: parts.status.as_u16(),
+                });
+            }
+            return self
+                .save_body(body, content_length(&parts.headers), &location, dest, limit)
+                .await;
+        }
+        Err(Problem::MalformedResponse {
+            url: redact_url(url),
+            message: format!("more than {MAX_REDIRECTS} redirects"),
+        })
+    }
+
+    async fn api_get(
+        &self,
+        url: &str,
+    ) -> Result<http::Response<BoxBody<Bytes, octocrab::Error>>, Problem> {
+        let response = tokio::time::timeout(self.timeout, self.crab._get(url))
+            .await
+            .map_err(|_| Problem::Timeout {
+                url: redact_url(url),
+                after: self.timeout,
+            })?
+            .map_err(|e| Problem::Network {
+                url: redact_url(url),
+                message: error_chain(&e),
+            })?;
+        Ok(response)
+    }
+
+    /// A whole (small) body, at most `limit` bytes.
+    async fn collect<B>(&self, mut body: B, url: &str, limit: usize) -> Result<Vec<u8>, Problem>
+    where
+        B: http_body::Body<Data = Bytes> + Unpin,
+        B::Error: std::error::Error,
+    {
+        let mut out = Vec::new();
+        while let Some(chunk) = self.next_chunk(&mut body, url).await? {
+            if out.len() + chunk.len() > limit {
+                return Err(Problem::MalformedResponse {
+                    url: redact_url(url),
+                    message: format!("answer larger than {limit} bytes"),
+                });
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out)
+    }
+
+    async fn next_chunk<B>(&self, body: &mut B, url: &str) -> Result<Option<Bytes>, Problem>
+    where
+        B: http_body::Body<Data = Bytes> + Unpin,
+        B::Error: std::error::Error,
+    {
+        loop {
+            let frame = tokio::time::timeout(self.timeout, body.frame())
+                .await
+                .map_err(|_| Problem::Timeout {
+                    url: redact_url(url),
+                    after: self.timeout,
+                })?;
+            match frame {
+                None => return Ok(None),
+                Some(Err(e)) => {
+                    return Err(Problem::Network {
+                        url: redact_url(url),
+                        message: error_chain(&e),
+                    })
+                }
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        return Ok(Some(data));
+                    }
+                }
+            }
+        }
+    }
+
+    async fn save_body<B>(
+        &self,
+        mut body: B,
+        expected: Option<u64>,
+        url: &str,
+        dest: &Path,
+        limit: u64,
+    ) -> Result<u64, Problem>
+    where
+        B: http_body::Body<Data = Bytes> + Unpin,
+        B::Error: std::error::Error,
+    {
+        let too_large = || Problem::DownloadTooLarge {
+            url: redact_url(url),
+            limit,
+        };
+        if expected.is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        let mut file = tokio::fs::File::create(dest)
+            .await
+            .map_err(|e| Problem::cache(dest, &e))?;
+        let mut written: u64 = 0;
+        while let Some(chunk) = self.next_chunk(&mut body, url).await? {
+            written += chunk.len() as u64;
+            if written > limit {
+                return Err(too_large());
+            }
+            file.write_all(&chunk)
+                .await
+                .map_err(|e| Problem::cache(dest, &e))?;
+        }
+        if let Some(expected) = expected {
+            if written != expected {
+                return Err(Problem::Truncated {
+                    url: redact_url(url),
+                    received: written,
+                    expected,
+                });
+            }
+        }
+        file.sync_all()
+            .await
+            .map_err(|e| Problem::cache(dest, &e))?;
+        Ok(written)
+    }
+}
+
+/// The problem a non-success status means, `Ok` for success and redirects.
+fn check_status(status: StatusCode, headers: &HeaderMap, url: &str) -> Result<(), Problem> {
+    if status.is_success() || status.is_redirection() {
+        return Ok(());
+    }
+    let url = redact_url(url);
+    let rate_limited = headers
+        .get("x-ratelimit-remaining")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() == "0");
+    Err(match status.as_u16() {
+        401 => Problem::Unauthorized { url },
+        403 | 429 if rate_limited || status.as_u16() == 429 => Problem::RateLimited {
+            url,
+            reset_at: headers
+                .get("x-ratelimit-reset")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse().ok()),
+        },
+        403 => Problem::Forbidden { url },
+        404 => Problem::NotFound { url },
+        410 => Problem::Gone { url },
+        status => Problem::Status { url, status },
+    })
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The absolute URL a redirect points to (relative targets resolved against `from`).
+fn redirect_target(headers: &HeaderMap, from: &str) -> Result<String, Problem> {
+    let location = headers
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| Problem::MalformedResponse {
+            url: redact_url(from),
+            message: "redirect without a Location".into(),
+        })?;
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return Ok(location.to_owned());
+    }
+    let base: Uri = from.parse().map_err(|_| Problem::MalformedResponse {
+        url: redact_url(from),
+        message: "not a URL".into(),
+    })?;
+    match (base.scheme_str(), base.authority(), location.starts_with('/')) {
+        (Some(scheme), Some(authority), true) => Ok(format!("{scheme}://{authority}{location}")),
+        _ => Err(Problem::MalformedResponse {
+            url: redact_url(from),
+            message: "redirect to a relative Location".into(),
+        }),
+    }
+}
+
+/// The `rel="next"` URL of a `Link` header.
+fn next_link(headers: &HeaderMap) -> Option<String> {
+    let link = headers.get(header::LINK)?.to_str().ok()?;
+    link.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        let is_next = params
+            .split(';')
+            .any(|p| matches!(p.trim(), "rel=\"next\"" | "rel=next"));
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        is_next.then(|| target.to_owned())
+    })
+}
+
+/// `text` as a query-string value.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// An error and its sources, one line (client errors hide the useful part in a source).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let message = s.to_string();
+        if !text.contains(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_header() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::LINK,
+            "<https://api.github.com/x?page=2>; rel=\"next\", <https://api.github.com/x?page=5>; rel=\"last\""
+                .parse()
+                .expect("header"),
+        );
+        assert_eq!(next_link(&h).as_deref(), Some("https://api.github.com/x?page=2"));
+        h.insert(
+            header::LINK,
+            "<https://api.github.com/x?page=1>; rel=\"prev\"".parse().expect("header"),
+        );
+        assert_eq!(next_link(&h), None);
+    }
+
+    #[test]
+    fn statuses() {
+        let mut h = HeaderMap::new();
+        assert!(matches!(
+            check_status(StatusCode::FORBIDDEN, &h, "u"),
+            Err(Problem::Forbidden { .. })
+        ));
+        h.insert("x-ratelimit-remaining", "0".parse().expect("header"));
+        h.insert("x-ratelimit-reset", "1700000000".parse().expect("header"));
+        assert_eq!(
+            check_status(StatusCode::FORBIDDEN, &h, "u"),
+            Err(Problem::RateLimited {
+                url: "u".into(),
+                reset_at: Some(1_700_000_000)
+            })
+        );
+        assert!(check_status(StatusCode::FOUND, &h, "u").is_ok());
+        assert!(matches!(
+            check_status(StatusCode::GONE, &h, "u"),
+            Err(Problem::Gone { .. })
+        ));
+    }
+
+    #[test]
+    fn redirects_and_encoding() {
+        let mut h = HeaderMap::new();
+        h.insert(header::LOCATION, "/blob/1?sig=x".parse().expect("header"));
+        assert_eq!(
+            redirect_target(&h, "http://127.0.0.1:9/api/zip").as_deref(),
+            Ok("http://127.0.0.1:9/blob/1?sig=x")
+        );
+        assert_eq!(percent_encode("hypothesis-example-db"), "hypothesis-example-db");
+        assert_eq!(percent_encode("a b&c/é"), "a%20b%26c%2F%C3%A9");
+    }
+}
