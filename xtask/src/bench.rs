@@ -3,7 +3,10 @@
 //! one run. Suites: `disk` (directory databases under the target directory), `tmpfs` (the
 //! same on `/dev/shm`, where the file system's own cost is small, so per-operation overhead
 //! shows), `memory`, `redis` (a fresh local redis-server, with Python's
-//! `RedisExampleDatabase` and `redis-benchmark` as the floor). No suite named: all of them.
+//! `RedisExampleDatabase` and `redis-benchmark` as the floor), `github` (the artifact
+//! backend on the cached 10,000-entry zip that `anchor_python_artifact.py` builds and times
+//! Python's `GitHubArtifactDatabase` on, with the zip crate alone as the floor). No suite
+//! named: all of them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,7 +18,8 @@ use serde_json::{json, Value};
 use crate::{cargo, run};
 
 const ROUNDS: usize = 3;
-const METRICS: [&str; 12] = [
+const METRICS: [&str; 13] = [
+    "open_ms",
     "save_ops_s",
     "fetch_keys_s",
     "fetch_values_s",
@@ -42,7 +46,7 @@ fn anchor_dir() -> PathBuf {
 }
 
 pub(crate) fn bench(args: &[String]) -> Result<(), String> {
-    let all = ["disk", "tmpfs", "memory", "redis"];
+    let all = ["disk", "tmpfs", "memory", "redis", "github"];
     let suites: Vec<&str> = if args.is_empty() {
         all.to_vec()
     } else {
@@ -81,6 +85,7 @@ pub(crate) fn bench(args: &[String]) -> Result<(), String> {
                 }
             }
             "redis" => redis_suite(&bin, py.clone())?,
+            "github" => github_suite(&bin, python.as_ref())?,
             _ => memory_suite(&bin, py.clone())?,
         }
     }
@@ -235,6 +240,90 @@ fn redis_suite(bin: &Path, python: Option<(PathBuf, PathBuf)>) -> Result<(), Str
     Ok(())
 }
 
+/// Each round: `anchor_python_artifact.py` (with its temporary directory under the bench
+/// data, so its cached zip can be found) builds the 10,000-entry zip and times Python's
+/// `GitHubArtifactDatabase` on it; then exampledb-github and the zip-crate floor run on
+/// that same zip.
+fn github_suite(bin: &Path, python: Option<&Python>) -> Result<(), String> {
+    let anchor = anchor_dir().join("anchor_python_artifact.py");
+    let Some(python) = python.filter(|_| anchor.exists()) else {
+        return Err(format!(
+            "the github suite needs Python and {}",
+            anchor.display()
+        ));
+    };
+    let root = target_dir().join("bench-data").join("github");
+    let mut samples: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+    for round in 0..ROUNDS {
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).map_err(|e| format!("{}: {e}", root.display()))?;
+        let mut py = Command::new(python.exe());
+        py.arg(&anchor).env("TMPDIR", &root);
+        let line = json_line(&mut py)?;
+        eprintln!("github round {round}: {line}");
+        samples
+            .entry("python-hypothesis-github-artifact")
+            .or_default()
+            .push(line);
+        let zip = find_zip(&root)?.ok_or("the anchor left no cached zip")?;
+        let zip = zip.to_string_lossy().into_owned();
+        for (name, sub) in [
+            ("exampledb-github", "github"),
+            ("floor-zip-crate", "github-floor"),
+        ] {
+            let line = json_line(&mut bench_cmd(bin, &[sub, &zip], None))?;
+            eprintln!("github round {round}: {line}");
+            samples.entry(name).or_default().push(line);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&root);
+    let m = medians("github", &samples);
+    let get = |b: &str, k: &str| m.get(b).and_then(|r| r.get(k)).copied();
+    let show = |label: &str, r: Option<f64>| match r {
+        Some(r) => println!("{label:<60} {r:>7.2}"),
+        None => println!("{label:<60} {:>7}", "-"),
+    };
+    let ours = "exampledb-github";
+    let py = "python-hypothesis-github-artifact";
+    let floor = "floor-zip-crate";
+    println!("\ngithub: ratios of medians ({ROUNDS} interleaved rounds, this run)");
+    let speedup = |a: &str, b: &str, k: &str| Some(get(a, k)? / get(b, k)?);
+    show(
+        "fetch keys/s: exampledb-github / Python",
+        speedup(ours, py, "fetch_keys_s"),
+    );
+    show(
+        "open: Python time / exampledb-github time",
+        speedup(py, ours, "open_ms"),
+    );
+    show(
+        "fetch keys/s: exampledb-github / zip-crate floor",
+        speedup(ours, floor, "fetch_keys_s"),
+    );
+    show(
+        "open: floor time / exampledb-github time",
+        speedup(floor, ours, "open_ms"),
+    );
+    println!();
+    Ok(())
+}
+
+/// The first `*.zip` under `dir`.
+fn find_zip(dir: &Path) -> Result<Option<PathBuf>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if let Some(found) = find_zip(&path)? {
+                return Ok(Some(found));
+            }
+        } else if path.extension().is_some_and(|e| e == "zip") {
+            return Ok(Some(path));
+        }
+    }
+    Ok(None)
+}
+
 type Medians = BTreeMap<String, BTreeMap<&'static str, f64>>;
 
 /// Runs every runner once per round, in order, each in a fresh directory under `root`
@@ -252,8 +341,13 @@ fn run_rounds(suite: &str, root: &Path, runners: &[Runner]) -> Result<Medians, S
             let _ = std::fs::remove_dir_all(&dir);
         }
     }
+    Ok(medians(suite, &samples))
+}
+
+/// The median of every metric per backend, printed as one JSON line per backend.
+fn medians(suite: &str, samples: &BTreeMap<&str, Vec<Value>>) -> Medians {
     let mut medians = Medians::new();
-    for (name, lines) in &samples {
+    for (name, lines) in samples {
         let mut row = BTreeMap::new();
         for m in METRICS {
             let mut v: Vec<f64> = lines.iter().filter_map(|l| l[m].as_f64()).collect();
@@ -268,7 +362,7 @@ fn run_rounds(suite: &str, root: &Path, runners: &[Runner]) -> Result<Medians, S
         );
         medians.insert(name.to_string(), row);
     }
-    Ok(medians)
+    medians
 }
 
 fn json_line(cmd: &mut Command) -> Result<Value, String> {

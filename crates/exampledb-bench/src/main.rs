@@ -8,6 +8,11 @@
 //! exampledb-bench redis URL       the Redis backend; adds round trips per operation and
 //!                                 the save rate with 32 operations in flight
 //! exampledb-bench redis-floor PORT  redis-benchmark SADD, one connection, plain and -P 32
+//! exampledb-bench github ZIP      the GitHub-artifact backend on a cached copy of ZIP:
+//!                                 open (first fetch: open + index) and key fetches, with
+//!                                 the keys of shared/bench/anchor_python_artifact.py
+//! exampledb-bench github-floor ZIP  the zip crate alone on ZIP: parse the central
+//!                                 directory, read each key's entries by precomputed index
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -249,6 +254,82 @@ fn redis_floor(port: &str) -> Map<String, Value> {
     out
 }
 
+/// The artifact backend on a copy of `zip` in a fresh cache directory (named in the
+/// future, so it is fresh and no network is touched): `open_ms` is the first fetch
+/// (opening and indexing the archive plus one key), then every key is fetched once.
+async fn github(zip: &Path) -> Map<String, Value> {
+    let work = zip.with_extension("exampledb-cache");
+    let _ = fs::remove_dir_all(&work);
+    fs::create_dir_all(&work).unwrap();
+    fs::copy(zip, work.join("2999-01-01T00_00_00+00_00.zip")).unwrap();
+    let open = || {
+        exampledb_github::GitHubArtifactDatabase::builder("o", "r")
+            .cache_dir(&work)
+            .api_url("http://127.0.0.1:9")
+            .no_token()
+            .strict(true)
+            .build()
+            .unwrap()
+    };
+    // The keys, from the archive's meta-keys entries (untimed, by another instance).
+    let mut keys = open().keys().await.unwrap();
+    keys.sort();
+    let db = open();
+    let t = Instant::now();
+    let first = db.fetch(&keys[0]).await.unwrap().len();
+    let open_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let t = Instant::now();
+    let mut n = 0;
+    for k in &keys {
+        n += db.fetch(k).await.unwrap().len();
+    }
+    let mut out = Map::new();
+    out.insert("entries".into(), json!(n));
+    out.insert("open_ms".into(), json!((open_ms * 10.0).round() / 10.0));
+    out.insert("fetch_keys_s".into(), rate(keys.len(), t));
+    out.insert("fetch_values_s".into(), rate(n, t));
+    assert!(first > 0 && n >= keys.len());
+    let _ = fs::remove_dir_all(&work);
+    out
+}
+
+/// The zip crate alone on the archive's bytes in memory: `open_ms` reads the file and
+/// parses the central directory; then each key's entries (grouped untimed by directory
+/// name, the meta-keys directory left out as the key fetches leave it out) are read by
+/// index and decompressed. No hashing, no checks beyond the zip crate's own CRC check.
+fn github_floor(zip: &Path) -> Map<String, Value> {
+    let t = Instant::now();
+    let bytes = fs::read(zip).unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let open_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let meta = hypothesis_hash(b".hypothesis-keys");
+    let mut groups: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+    for i in 0..archive.len() {
+        let name = archive.name_for_index(i).unwrap().unwrap().into_owned();
+        if let Some((dir, file)) = name.split_once('/') {
+            if !file.is_empty() && dir != meta {
+                groups.entry(dir.to_owned()).or_default().push(i);
+            }
+        }
+    }
+    let t = Instant::now();
+    let mut n = 0;
+    let mut buf = Vec::new();
+    for entries in groups.values() {
+        for &i in entries {
+            buf.clear();
+            archive.by_index(i).unwrap().read_to_end(&mut buf).unwrap();
+            n += 1;
+        }
+    }
+    let mut out = Map::new();
+    out.insert("entries".into(), json!(n));
+    out.insert("open_ms".into(), json!((open_ms * 10.0).round() / 10.0));
+    out.insert("fetch_keys_s".into(), rate(groups.len(), t));
+    out.insert("fetch_values_s".into(), rate(n, t));
+    out
+}
+
 /// Operations in flight for the concurrent figure.
 const IN_FLIGHT: usize = 32;
 
@@ -262,6 +343,8 @@ async fn main() {
             run(&InMemoryDatabase::new()).await,
         ),
         ["floor", path] => ("floor-raw-syscalls".to_string(), floor(Path::new(path))),
+        ["github", zip] => ("exampledb-github".to_string(), github(Path::new(zip)).await),
+        ["github-floor", zip] => ("floor-zip-crate".to_string(), github_floor(Path::new(zip))),
         ["redis-floor", port] => ("floor-redis-benchmark".to_string(), redis_floor(port)),
         ["redis", url] => {
             let db = exampledb_redis::RedisDatabase::open(url).unwrap();
@@ -292,7 +375,7 @@ async fn main() {
             (label, run(&db).await)
         }
         _ => {
-            eprintln!("usage: exampledb-bench memory | dir PATH [--durable] [--offload] [--named-temp] | floor PATH | redis URL | redis-floor PORT");
+            eprintln!("usage: exampledb-bench memory | dir PATH [--durable] [--offload] [--named-temp] | floor PATH | redis URL | redis-floor PORT | github ZIP | github-floor ZIP");
             std::process::exit(2);
         }
     };

@@ -19,34 +19,8 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
 use serde_json::{json, Value};
 
-use exampledb_testkit::interop::{apply, workload, workload_keys};
+use exampledb_testkit::interop::{apply, ops_json, snapshot, workload, workload_keys};
 use exampledb_testkit::{hex, unhex};
-
-fn ops_json(ops: &[(&str, Vec<Vec<u8>>)]) -> String {
-    let list: Vec<Value> = ops
-        .iter()
-        .map(|(op, args)| {
-            let mut row = vec![json!(op)];
-            row.extend(args.iter().map(|a| json!(hex(a))));
-            Value::Array(row)
-        })
-        .collect();
-    Value::Array(list).to_string()
-}
-
-async fn snapshot(
-    db: &dyn ExampleDatabase,
-    keys: &BTreeSet<Vec<u8>>,
-) -> BTreeMap<String, BTreeSet<String>> {
-    let mut out = BTreeMap::new();
-    for k in keys {
-        let values: BTreeSet<String> = db.fetch(k).await.unwrap().iter().map(|v| hex(v)).collect();
-        if !values.is_empty() {
-            out.insert(hex(k), values);
-        }
-    }
-    out
-}
 
 const PY_APPLY: &str = r#"
 import json, sys

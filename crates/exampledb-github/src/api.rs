@@ -98,7 +98,9 @@ impl Client {
         http.enforce_http(false);
         http.set_connect_timeout(Some(timeout));
         let tls = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_provider_and_native_roots(std::sync::Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
             .map_err(|e| network(format!("no TLS root certificates: {e}")))?
             .https_or_http()
             .enable_http1()
@@ -147,9 +149,9 @@ impl Client {
                         message: format!("artifact {}: created_at {:?}: {e}", a.id, a.created_at),
                     })?
                     .with_timezone(&Utc);
-                let newer = best.as_ref().is_none_or(|b| {
-                    (created_at, a.id) > (b.created_at, b.id)
-                });
+                let newer = best
+                    .as_ref()
+                    .is_none_or(|b| (created_at, a.id) > (b.created_at, b.id));
                 if newer {
                     best = Some(Artifact {
                         id: a.id,
@@ -200,17 +202,16 @@ impl Client {
                 url: redact_url(url),
                 message: "the redirect's Location is not a URL".into(),
             })?;
-            let response =
-                tokio::time::timeout(self.timeout, self.blob.get(uri))
-                    .await
-                    .map_err(|_| Problem::Timeout {
-                        url: redact_url(&location),
-                        after: self.timeout,
-                    })?
-                    .map_err(|e| Problem::Network {
-                        url: redact_url(&location),
-                        message: error_chain(&e),
-                    })?;
+            let response = tokio::time::timeout(self.timeout, self.blob.get(uri))
+                .await
+                .map_err(|_| Problem::Timeout {
+                    url: redact_url(&location),
+                    after: self.timeout,
+                })?
+                .map_err(|e| Problem::Network {
+                    url: redact_url(&location),
+                    message: error_chain(&e),
+                })?;
             let (parts, body) = response.into_parts();
             if parts.status.is_redirection() {
                 location = redirect_target(&parts.headers, &location)?;
@@ -398,7 +399,11 @@ fn redirect_target(headers: &HeaderMap, from: &str) -> Result<String, Problem> {
         url: redact_url(from),
         message: "not a URL".into(),
     })?;
-    match (base.scheme_str(), base.authority(), location.starts_with('/')) {
+    match (
+        base.scheme_str(),
+        base.authority(),
+        location.starts_with('/'),
+    ) {
         (Some(scheme), Some(authority), true) => Ok(format!("{scheme}://{authority}{location}")),
         _ => Err(Problem::MalformedResponse {
             url: redact_url(from),
@@ -461,10 +466,15 @@ mod tests {
                 .parse()
                 .expect("header"),
         );
-        assert_eq!(next_link(&h).as_deref(), Some("https://api.github.com/x?page=2"));
+        assert_eq!(
+            next_link(&h).as_deref(),
+            Some("https://api.github.com/x?page=2")
+        );
         h.insert(
             header::LINK,
-            "<https://api.github.com/x?page=1>; rel=\"prev\"".parse().expect("header"),
+            "<https://api.github.com/x?page=1>; rel=\"prev\""
+                .parse()
+                .expect("header"),
         );
         assert_eq!(next_link(&h), None);
     }
@@ -500,7 +510,10 @@ mod tests {
             redirect_target(&h, "http://127.0.0.1:9/api/zip").as_deref(),
             Ok("http://127.0.0.1:9/blob/1?sig=x")
         );
-        assert_eq!(percent_encode("hypothesis-example-db"), "hypothesis-example-db");
+        assert_eq!(
+            percent_encode("hypothesis-example-db"),
+            "hypothesis-example-db"
+        );
         assert_eq!(percent_encode("a b&c/é"), "a%20b%26c%2F%C3%A9");
     }
 }

@@ -38,10 +38,7 @@ impl Archive {
     /// Opens and indexes `path`, enforcing `limits` on what the central directory declares.
     pub(crate) fn open(path: &Path, limits: &ArchiveLimits) -> Result<Self, Problem> {
         let file = File::open(path).map_err(|e| Problem::cache(path, &e))?;
-        let len = file
-            .metadata()
-            .map_err(|e| Problem::cache(path, &e))?
-            .len();
+        let len = file.metadata().map_err(|e| Problem::cache(path, &e))?.len();
         let reader = PositionedFile::new(file, len);
         let zip = ZipArchive::new(reader).map_err(|e| Problem::corrupt(path, e))?;
         let limit = |what, limit: u64, actual: u64| Problem::ArchiveLimit {
@@ -58,7 +55,9 @@ impl Archive {
         let mut ignored = 0;
         let mut total: u64 = 0;
         for i in 0..zip.len() {
-            let entry = zip.by_index_data(i).map_err(|e| Problem::corrupt(path, e))?;
+            let entry = zip
+                .by_index_data(i)
+                .map_err(|e| Problem::corrupt(path, e))?;
             let name = entry.name_raw();
             if is_dir_entry(name) {
                 continue;
@@ -372,7 +371,12 @@ mod tests {
             b"04e6b3400353b141/..",
             b"04e6b3400353b141/",
         ] {
-            assert_eq!(value_entry_dir(bad), None, "{}", String::from_utf8_lossy(bad));
+            assert_eq!(
+                value_entry_dir(bad),
+                None,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
         assert!(is_dir_entry(b"04e6b3400353b141/"));
         assert!(!is_dir_entry(b"../e6b3400353b141/"));

@@ -93,7 +93,9 @@ pub(crate) fn remove_quietly(path: &Path) {
     match fs::remove_file(path) {
         Ok(()) => tracing::debug!(file = %path.display(), "removed an old cached artifact"),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => tracing::warn!(file = %path.display(), error = %e, "could not remove an old cached artifact"),
+        Err(e) => {
+            tracing::warn!(file = %path.display(), error = %e, "could not remove an old cached artifact")
+        }
     }
 }
 
@@ -187,7 +189,10 @@ mod tests {
         assert_eq!(parse_zip_name("2026-01-02T05_04_05+02_00.zip"), Some(whole));
         assert_eq!(parse_zip_name("latest.zip"), None);
         assert_eq!(parse_zip_name("2026-01-02T03_04_05.zip"), None, "no offset");
-        assert_eq!(parse_zip_name("2026-01-02T03_04_05+00_00.zip.partial"), None);
+        assert_eq!(
+            parse_zip_name("2026-01-02T03_04_05+00_00.zip.partial"),
+            None
+        );
     }
 
     #[test]

@@ -352,7 +352,9 @@ impl GitHubArtifactDatabaseBuilder {
         if name.is_empty()
             || name == "."
             || name == ".."
-            || name.contains(['/', '\\', '\0', ':', '"', '<', '>', '|', '*', '?', '\r', '\n'])
+            || name.contains([
+                '/', '\\', '\0', ':', '"', '<', '>', '|', '*', '?', '\r', '\n',
+            ])
         {
             return Err(invalid(format!(
                 "artifact name {name:?} is not a valid GitHub artifact name"
@@ -575,7 +577,10 @@ impl GitHubArtifactDatabase {
 
 impl Inner {
     fn location(&self) -> String {
-        format!("{}/{} artifact {}", self.owner, self.repo, self.artifact_name)
+        format!(
+            "{}/{} artifact {}",
+            self.owner, self.repo, self.artifact_name
+        )
     }
 
     fn error(&self, operation: Operation, problem: Problem) -> Error {
@@ -592,20 +597,32 @@ impl Inner {
     /// the status.
     async fn open(&self) -> (Option<Arc<Archive>>, Status) {
         let dir = &self.cache_dir;
-        if let Err(e) = exampledb_core::directory::create_storage_dir(self.storage_home.as_deref(), dir) {
+        if let Err(e) =
+            exampledb_core::directory::create_storage_dir(self.storage_home.as_deref(), dir)
+        {
             return self.unavailable(Problem::cache(dir, &e));
         }
         let newest = match cache::scan(dir) {
             Ok(zips) => cache::keep_newest(zips),
             Err(e) => return self.unavailable(Problem::cache(dir, &e)),
         };
-        if let Some(zip) = newest.as_ref().filter(|z| z.is_fresh(Utc::now(), self.cache_timeout)) {
+        if let Some(zip) = newest
+            .as_ref()
+            .filter(|z| z.is_fresh(Utc::now(), self.cache_timeout))
+        {
             match self.index(zip.path.clone(), false).await {
                 Ok(archive) => {
                     tracing::debug!(archive = %zip.path.display(), "using the cached artifact");
-                    return (Some(archive), Status::Cached { archive: zip.path.clone() });
+                    return (
+                        Some(archive),
+                        Status::Cached {
+                            archive: zip.path.clone(),
+                        },
+                    );
                 }
-                Err(problem) => tracing::warn!(%problem, "the cached artifact is unusable; downloading a new one"),
+                Err(problem) => {
+                    tracing::warn!(%problem, "the cached artifact is unusable; downloading a new one")
+                }
             }
         }
         let problem = match self.download(newest.as_ref()).await {
@@ -613,7 +630,8 @@ impl Inner {
             Err(problem) => problem,
         };
         // Strict mode reports the problem instead of falling back.
-        let expired = newest.filter(|z| !self.strict && !z.is_fresh(Utc::now(), self.cache_timeout));
+        let expired =
+            newest.filter(|z| !self.strict && !z.is_fresh(Utc::now(), self.cache_timeout));
         if let Some(zip) = expired {
             match self.index(zip.path.clone(), false).await {
                 Ok(archive) => {
@@ -630,7 +648,9 @@ impl Inner {
                         },
                     );
                 }
-                Err(corrupt) => tracing::warn!(%corrupt, "the expired cached artifact is unusable too"),
+                Err(corrupt) => {
+                    tracing::warn!(%corrupt, "the expired cached artifact is unusable too")
+                }
             }
         }
         self.unavailable(problem)
@@ -681,11 +701,16 @@ impl Inner {
         if lock.is_some() {
             if let Ok(zips) = cache::scan(dir) {
                 let newest = zips.last();
-                if let Some(zip) = newest.filter(|z| {
-                    Some(*z) != previous && z.is_fresh(Utc::now(), self.cache_timeout)
-                }) {
+                if let Some(zip) = newest
+                    .filter(|z| Some(*z) != previous && z.is_fresh(Utc::now(), self.cache_timeout))
+                {
                     if let Ok(archive) = self.index(zip.path.clone(), false).await {
-                        return Ok((Some(archive), Status::Cached { archive: zip.path.clone() }));
+                        return Ok((
+                            Some(archive),
+                            Status::Cached {
+                                archive: zip.path.clone(),
+                            },
+                        ));
                     }
                 }
             }
@@ -801,7 +826,14 @@ mod tests {
         let bad = GitHubArtifactDatabase::builder("o", "r")
             .token("ghp_SECRET\n123")
             .build();
-        let text = format!("{:?} {}", bad.as_ref().err(), bad.as_ref().err().map(ToString::to_string).unwrap_or_default());
+        let text = format!(
+            "{:?} {}",
+            bad.as_ref().err(),
+            bad.as_ref()
+                .err()
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        );
         assert!(bad.is_err());
         assert!(!text.contains("SECRET"), "{text}");
         Ok(())
@@ -815,7 +847,12 @@ mod tests {
             ("o", "r", "../escape", DEFAULT_API_URL),
             ("o", "r", "", DEFAULT_API_URL),
             ("o", "r", DEFAULT_ARTIFACT_NAME, "ftp://example.com"),
-            ("o", "r", DEFAULT_ARTIFACT_NAME, "https://example.com/api?x=1"),
+            (
+                "o",
+                "r",
+                DEFAULT_ARTIFACT_NAME,
+                "https://example.com/api?x=1",
+            ),
         ] {
             let result = GitHubArtifactDatabase::builder(owner, repo)
                 .artifact_name(name)
@@ -834,7 +871,10 @@ mod tests {
             .artifact_name("db-frontend")
             .build()?;
         let home = exampledb_core::directory::storage_home();
-        assert_eq!(db.cache_dir(), home.join("github-artifacts").join("db-frontend"));
+        assert_eq!(
+            db.cache_dir(),
+            home.join("github-artifacts").join("db-frontend")
+        );
         Ok(())
     }
 }

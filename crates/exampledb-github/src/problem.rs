@@ -37,7 +37,9 @@ pub enum Problem {
         url: String,
     },
     /// 404: the repository does not exist or the token cannot see it.
-    #[error("GitHub answered 404 Not Found for {url}: no such repository, or the token cannot see it")]
+    #[error(
+        "GitHub answered 404 Not Found for {url}: no such repository, or the token cannot see it"
+    )]
     NotFound {
         /// The API URL asked.
         url: String,
@@ -149,9 +151,7 @@ impl Problem {
     /// server errors.
     pub fn is_temporary(&self) -> bool {
         match self {
-            Problem::Network { .. } | Problem::Timeout { .. } | Problem::RateLimited { .. } => {
-                true
-            }
+            Problem::Network { .. } | Problem::Timeout { .. } | Problem::RateLimited { .. } => true,
             Problem::Status { status, .. } => *status >= 500,
             Problem::Truncated { .. } => true,
             _ => false,

@@ -85,6 +85,9 @@ async fn fetch_sorted(db: &dyn ExampleDatabase, key: &[u8]) -> Vec<Vec<u8>> {
     v
 }
 
+/// Whether a problem is the one a case expects.
+type Check = fn(&Problem) -> bool;
+
 fn problem_of(e: &Error) -> Problem {
     std::error::Error::source(e)
         .and_then(|s| s.downcast_ref::<Problem>())
@@ -134,10 +137,18 @@ async fn token_goes_to_the_api_only_and_never_into_logs() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let mock = MockGitHub::start().await;
-    mock.add(MockArtifact::new(1, NAME, "2026-11-20T10:00:00Z", model_zip(&small_model())));
+    mock.add(MockArtifact::new(
+        1,
+        NAME,
+        "2026-11-20T10:00:00Z",
+        model_zip(&small_model()),
+    ));
     let cache = tempfile::tempdir().unwrap();
     let db = builder(&mock, cache.path()).build().unwrap();
-    assert_eq!(fetch_sorted(&db, b"k1").await, vec![b"v1".to_vec(), b"v2".to_vec()]);
+    assert_eq!(
+        fetch_sorted(&db, b"k1").await,
+        vec![b"v1".to_vec(), b"v2".to_vec()]
+    );
     let seen = mock.seen();
     for s in &seen {
         match s.endpoint {
@@ -156,7 +167,10 @@ async fn token_goes_to_the_api_only_and_never_into_logs() {
     let db = builder(&mock, failing.path()).build().unwrap();
     let status = db.open().await.unwrap();
     let problem = status.problem().cloned().expect("a problem");
-    assert!(matches!(problem, Problem::Status { status: 500, .. }), "{problem:?}");
+    assert!(
+        matches!(problem, Problem::Status { status: 500, .. }),
+        "{problem:?}"
+    );
     let strict = builder(&mock, failing.path()).strict(true).build().unwrap();
     let err = strict.fetch(b"k1").await.unwrap_err();
 
@@ -169,7 +183,10 @@ async fn token_goes_to_the_api_only_and_never_into_logs() {
         format!("{db:?} {strict:?}"),
     ] {
         assert!(!shown.contains(MOCK_TOKEN), "token leaked: {shown}");
-        assert!(!shown.contains("PRESIGNED"), "blob signature leaked: {shown}");
+        assert!(
+            !shown.contains("PRESIGNED"),
+            "blob signature leaked: {shown}"
+        );
     }
     assert!(!BLOB_SIGNATURE.is_empty());
 }
@@ -206,7 +223,12 @@ async fn newest_unexpired_artifact_across_pages() {
             ));
         }
         mock.add(MockArtifact::new(5, NAME, "2026-11-21T00:00:00Z", new));
-        mock.add(MockArtifact::new(4, NAME, "2026-11-20T00:00:00Z", old.clone()));
+        mock.add(MockArtifact::new(
+            4,
+            NAME,
+            "2026-11-20T00:00:00Z",
+            old.clone(),
+        ));
         mock.add(MockArtifact::new(3, NAME, "2026-11-19T00:00:00Z", old));
         let cache = tempfile::tempdir().unwrap();
         let db = builder(&mock, cache.path()).build().unwrap();
@@ -235,8 +257,8 @@ async fn failures_fall_back_report_and_are_errors_in_strict_mode() {
     let good = model_zip(&small_model());
     let mut truncated_zip = good.clone();
     truncated_zip.truncate(good.len() - 30);
-    type Check = fn(&Problem) -> bool;
-    let cases: Vec<(&str, Box<dyn Fn(&MockGitHub)>, Check)> = vec![
+    type Inject = Box<dyn Fn(&MockGitHub)>;
+    let cases: Vec<(&str, Inject, Check)> = vec![
         (
             "401",
             Box::new(|m: &MockGitHub| m.set_token(Some("another token"))),
@@ -245,7 +267,15 @@ async fn failures_fall_back_report_and_are_errors_in_strict_mode() {
         (
             "rate limit",
             Box::new(|m: &MockGitHub| m.set_list_fault(Some(Fault::RateLimited))),
-            |p| matches!(p, Problem::RateLimited { reset_at: Some(1_893_456_000), .. }),
+            |p| {
+                matches!(
+                    p,
+                    Problem::RateLimited {
+                        reset_at: Some(1_893_456_000),
+                        ..
+                    }
+                )
+            },
         ),
         (
             "403",
@@ -295,14 +325,24 @@ async fn failures_fall_back_report_and_are_errors_in_strict_mode() {
         (
             "corrupt zip",
             Box::new(|m: &MockGitHub| {
-                m.add(MockArtifact::new(2, NAME, "2026-11-21T00:00:00Z", b"PK\x03\x04 not really a zip".to_vec()))
+                m.add(MockArtifact::new(
+                    2,
+                    NAME,
+                    "2026-11-21T00:00:00Z",
+                    b"PK\x03\x04 not really a zip".to_vec(),
+                ))
             }),
             |p| matches!(p, Problem::CorruptArchive { .. }),
         ),
         (
             "truncated zip",
             Box::new(move |m: &MockGitHub| {
-                m.add(MockArtifact::new(2, NAME, "2026-11-21T00:00:00Z", truncated_zip.clone()))
+                m.add(MockArtifact::new(
+                    2,
+                    NAME,
+                    "2026-11-21T00:00:00Z",
+                    truncated_zip.clone(),
+                ))
             }),
             |p| matches!(p, Problem::CorruptArchive { .. }),
         ),
@@ -310,7 +350,12 @@ async fn failures_fall_back_report_and_are_errors_in_strict_mode() {
     for (what, inject, check) in &cases {
         let mock = MockGitHub::start().await;
         if *what != "no artifact with the name" && !what.contains("zip") {
-            mock.add(MockArtifact::new(2, NAME, "2026-11-21T00:00:00Z", good.clone()));
+            mock.add(MockArtifact::new(
+                2,
+                NAME,
+                "2026-11-21T00:00:00Z",
+                good.clone(),
+            ));
         }
         inject(&mock);
         let build = |cache: &Path| {
@@ -331,16 +376,26 @@ async fn failures_fall_back_report_and_are_errors_in_strict_mode() {
         };
         assert!(check(problem), "{what}: {problem:?}");
         assert!(
-            cache_files(empty.path()).iter().all(|n| n.starts_with(".exampledb")),
+            cache_files(empty.path())
+                .iter()
+                .all(|n| n.starts_with(".exampledb")),
             "{what}: nothing but the lock file left: {:?}",
             cache_files(empty.path())
         );
 
         // An expired cache: used, kept, and the reason reported.
         let stale = tempfile::tempdir().unwrap();
-        let old = put_cached(stale.path(), chrono::Duration::days(3), &model_zip(&other_model()));
+        let old = put_cached(
+            stale.path(),
+            chrono::Duration::days(3),
+            &model_zip(&other_model()),
+        );
         let db = build(stale.path());
-        assert_eq!(fetch_sorted(&db, b"k1").await, vec![b"old".to_vec()], "{what}");
+        assert_eq!(
+            fetch_sorted(&db, b"k1").await,
+            vec![b"old".to_vec()],
+            "{what}"
+        );
         match db.status() {
             Status::ExpiredFallback { archive, problem } => {
                 assert_eq!(archive, old, "{what}");
@@ -385,33 +440,63 @@ async fn unreachable_api_is_a_network_problem() {
 async fn fresh_cache_is_used_without_the_network_and_old_zips_are_evicted() {
     let mock = MockGitHub::start().await;
     let cache = tempfile::tempdir().unwrap();
-    let older = put_cached(cache.path(), chrono::Duration::hours(30), &model_zip(&other_model()));
-    let fresh = put_cached(cache.path(), chrono::Duration::hours(2), &model_zip(&small_model()));
+    let older = put_cached(
+        cache.path(),
+        chrono::Duration::hours(30),
+        &model_zip(&other_model()),
+    );
+    let fresh = put_cached(
+        cache.path(),
+        chrono::Duration::hours(2),
+        &model_zip(&small_model()),
+    );
     let db = builder(&mock, cache.path()).build().unwrap();
     assert_eq!(fetch_sorted(&db, b"k2").await, vec![b"v3".to_vec()]);
-    assert_eq!(db.status(), Status::Cached { archive: fresh.clone() });
+    assert_eq!(
+        db.status(),
+        Status::Cached {
+            archive: fresh.clone()
+        }
+    );
     assert!(!older.exists(), "all but the newest zip are deleted");
     assert!(mock.seen().is_empty(), "no request: {:?}", mock.seen());
 
     // A shorter timeout makes the same zip expired: a new one is downloaded and the old
     // one removed.
-    mock.add(MockArtifact::new(8, NAME, "2026-11-23T00:00:00Z", model_zip(&other_model())));
+    mock.add(MockArtifact::new(
+        8,
+        NAME,
+        "2026-11-23T00:00:00Z",
+        model_zip(&other_model()),
+    ));
     let db = builder(&mock, cache.path())
         .cache_timeout(Duration::from_secs(3600))
         .build()
         .unwrap();
     assert_eq!(fetch_sorted(&db, b"k1").await, vec![b"old".to_vec()]);
-    let Status::Downloaded { archive, artifact_id: 8 } = db.status() else {
+    let Status::Downloaded {
+        archive,
+        artifact_id: 8,
+    } = db.status()
+    else {
         panic!("{:?}", db.status());
     };
     assert!(!fresh.exists());
-    assert_eq!(zips(cache.path()), vec![archive.file_name().unwrap().to_str().unwrap().to_owned()]);
+    assert_eq!(
+        zips(cache.path()),
+        vec![archive.file_name().unwrap().to_str().unwrap().to_owned()]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn processes_opening_one_cache_download_once() {
     let mock = MockGitHub::start().await;
-    mock.add(MockArtifact::new(3, NAME, "2026-11-21T00:00:00Z", model_zip(&small_model())));
+    mock.add(MockArtifact::new(
+        3,
+        NAME,
+        "2026-11-21T00:00:00Z",
+        model_zip(&small_model()),
+    ));
     let cache = tempfile::tempdir().unwrap();
     let dbs: Vec<GitHubArtifactDatabase> = (0..4)
         .map(|_| builder(&mock, cache.path()).build().unwrap())
@@ -446,18 +531,34 @@ async fn hostile_entries_are_ignored_and_nothing_is_extracted() {
         RawEntry::file(format!("{k1}/"), Vec::new()),
         link,
     ]);
-    mock.add(MockArtifact::new(1, NAME, "2026-11-21T00:00:00Z", raw_zip(&entries)));
+    mock.add(MockArtifact::new(
+        1,
+        NAME,
+        "2026-11-21T00:00:00Z",
+        raw_zip(&entries),
+    ));
     let work = tempfile::tempdir().unwrap();
     let cache = work.path().join("cache");
     let db = builder(&mock, &cache).build().unwrap();
-    assert_eq!(fetch_sorted(&db, b"k1").await, vec![b"v1".to_vec(), b"v2".to_vec()]);
+    assert_eq!(
+        fetch_sorted(&db, b"k1").await,
+        vec![b"v1".to_vec(), b"v2".to_vec()]
+    );
     assert_eq!(
         cache_files(work.path()),
         vec!["cache".to_owned()],
         "nothing written beside the cache"
     );
-    assert!(cache_files(&cache).iter().all(|n| n.ends_with(".zip") || n.starts_with(".exampledb")));
-    let mut keys: Vec<Vec<u8>> = db.keys().await.unwrap().into_iter().map(|k| k.to_vec()).collect();
+    assert!(cache_files(&cache)
+        .iter()
+        .all(|n| n.ends_with(".zip") || n.starts_with(".exampledb")));
+    let mut keys: Vec<Vec<u8>> = db
+        .keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.to_vec())
+        .collect();
     keys.sort();
     assert_eq!(keys, vec![b"k1".to_vec(), b"k2".to_vec()]);
 }
@@ -466,7 +567,10 @@ async fn hostile_entries_are_ignored_and_nothing_is_extracted() {
 async fn zip_bombs_and_limits_stop_with_a_clear_problem() {
     let zeros = vec![0u8; 8 << 20];
     let k = hypothesis_hash(b"k");
-    let bomb = raw_zip(&[RawEntry::file(format!("{k}/{}", hypothesis_hash(&zeros)), zeros.clone())]);
+    let bomb = raw_zip(&[RawEntry::file(
+        format!("{k}/{}", hypothesis_hash(&zeros)),
+        zeros.clone(),
+    )]);
     assert!(bomb.len() < 64 << 10, "a real bomb: {} bytes", bomb.len());
     let mut liar = RawEntry::file(format!("{k}/{}", hypothesis_hash(b"x")), zeros.clone());
     liar.declared_size = Some(100);
@@ -483,23 +587,58 @@ async fn zip_bombs_and_limits_stop_with_a_clear_problem() {
         .max_entry_size(1 << 20)
         .max_entries(30)
         .max_total_size(4 << 20);
-    let cases: Vec<(&str, Vec<u8>, ArchiveLimits, fn(&Problem) -> bool)> = vec![
+    let cases: Vec<(&str, Vec<u8>, ArchiveLimits, Check)> = vec![
         ("entry too large", bomb.clone(), limits, |p| {
-            matches!(p, Problem::ArchiveLimit { what: "entry size", limit: 1_048_576, actual: 8_388_608, .. })
+            matches!(
+                p,
+                Problem::ArchiveLimit {
+                    what: "entry size",
+                    limit: 1_048_576,
+                    actual: 8_388_608,
+                    ..
+                }
+            )
         }),
-        ("total too large", bomb.clone(), ArchiveLimits::default().max_total_size(1 << 20), |p| {
-            matches!(p, Problem::ArchiveLimit { what: "total size", .. })
+        (
+            "total too large",
+            bomb.clone(),
+            ArchiveLimits::default().max_total_size(1 << 20),
+            |p| {
+                matches!(
+                    p,
+                    Problem::ArchiveLimit {
+                        what: "total size",
+                        ..
+                    }
+                )
+            },
+        ),
+        ("lying size", liar, limits, |p| {
+            matches!(p, Problem::CorruptArchive { .. })
         }),
-        ("lying size", liar, limits, |p| matches!(p, Problem::CorruptArchive { .. })),
-        ("CRC mismatch", bad_crc, limits, |p| {
-            matches!(p, Problem::CorruptArchive { message, .. } if message.to_lowercase().contains("checksum") || message.contains("CRC"))
-        }),
+        (
+            "CRC mismatch",
+            bad_crc,
+            limits,
+            |p| matches!(p, Problem::CorruptArchive { message, .. } if message.to_lowercase().contains("checksum") || message.contains("CRC")),
+        ),
         ("too many entries", many, limits, |p| {
-            matches!(p, Problem::ArchiveLimit { what: "entry count", limit: 30, actual: 40, .. })
+            matches!(
+                p,
+                Problem::ArchiveLimit {
+                    what: "entry count",
+                    limit: 30,
+                    actual: 40,
+                    ..
+                }
+            )
         }),
-        ("download too large", bomb, ArchiveLimits::default().max_download_size(1024), |p| {
-            matches!(p, Problem::DownloadTooLarge { limit: 1024, .. })
-        }),
+        (
+            "download too large",
+            bomb,
+            ArchiveLimits::default().max_download_size(1024),
+            |p| matches!(p, Problem::DownloadTooLarge { limit: 1024, .. }),
+        ),
     ];
     for (what, zip, limits, check) in cases {
         let mock = MockGitHub::start().await;
@@ -507,11 +646,21 @@ async fn zip_bombs_and_limits_stop_with_a_clear_problem() {
         let cache = tempfile::tempdir().unwrap();
         let db = builder(&mock, cache.path()).limits(limits).build().unwrap();
         assert!(db.fetch(b"k").await.unwrap().is_empty(), "{what}");
-        let problem = db.status().problem().cloned().unwrap_or_else(|| panic!("{what}: {:?}", db.status()));
+        let problem = db
+            .status()
+            .problem()
+            .cloned()
+            .unwrap_or_else(|| panic!("{what}: {:?}", db.status()));
         assert!(check(&problem), "{what}: {problem:?}");
         let text = problem.to_string();
-        assert!(text.contains("artifact") || text.contains("download"), "{what}: {text}");
-        assert!(zips(cache.path()).is_empty(), "{what}: a rejected download is not cached");
+        assert!(
+            text.contains("artifact") || text.contains("download"),
+            "{what}: {text}"
+        );
+        assert!(
+            zips(cache.path()).is_empty(),
+            "{what}: a rejected download is not cached"
+        );
     }
 }
 
@@ -525,13 +674,20 @@ async fn damaged_entry_in_a_cached_zip_is_skipped_or_an_error_in_strict_mode() {
     }
     let mock = MockGitHub::start().await;
     let cache = tempfile::tempdir().unwrap();
-    put_cached(cache.path(), chrono::Duration::minutes(5), &raw_zip(&entries));
+    put_cached(
+        cache.path(),
+        chrono::Duration::minutes(5),
+        &raw_zip(&entries),
+    );
     let db = builder(&mock, cache.path()).build().unwrap();
     assert_eq!(fetch_sorted(&db, b"k1").await, vec![b"v1".to_vec()]);
     assert_eq!(fetch_sorted(&db, b"k2").await, vec![b"v3".to_vec()]);
     let strict = builder(&mock, cache.path()).strict(true).build().unwrap();
     let err = strict.fetch(b"k1").await.unwrap_err();
-    assert!(matches!(problem_of(&err), Problem::CorruptArchive { .. }), "{err:?}");
+    assert!(
+        matches!(problem_of(&err), Problem::CorruptArchive { .. }),
+        "{err:?}"
+    );
     assert_eq!(strict.fetch(b"k2").await.unwrap().len(), 1);
     assert!(mock.seen().is_empty());
 }
@@ -540,11 +696,18 @@ async fn damaged_entry_in_a_cached_zip_is_skipped_or_an_error_in_strict_mode() {
 async fn keys_need_the_meta_keys_entry() {
     let entries: Vec<RawEntry> = model_entries(&small_model())
         .into_iter()
-        .filter(|e| !e.name.starts_with(hypothesis_hash(b".hypothesis-keys").as_bytes()))
+        .filter(|e| {
+            !e.name
+                .starts_with(hypothesis_hash(b".hypothesis-keys").as_bytes())
+        })
         .collect();
     let mock = MockGitHub::start().await;
     let cache = tempfile::tempdir().unwrap();
-    put_cached(cache.path(), chrono::Duration::minutes(5), &raw_zip(&entries));
+    put_cached(
+        cache.path(),
+        chrono::Duration::minutes(5),
+        &raw_zip(&entries),
+    );
     let db = builder(&mock, cache.path()).build().unwrap();
     assert_eq!(db.fetch(b"k1").await.unwrap().len(), 2);
     assert!(matches!(db.keys().await, Err(Error::NotSupported { .. })));

@@ -672,13 +672,23 @@ pub async fn read_only_contents(
         );
     }
     let wrapped = exampledb_core::ReadOnly::new(Arc::clone(&db));
-    wrapped.save(k, b"new value").await.expect("ReadOnly save is a no-op");
-    wrapped.delete(k, v).await.expect("ReadOnly delete is a no-op");
+    wrapped
+        .save(k, b"new value")
+        .await
+        .expect("ReadOnly save is a no-op");
+    wrapped
+        .delete(k, v)
+        .await
+        .expect("ReadOnly delete is a no-op");
     wrapped
         .move_value(k, b"elsewhere", v)
         .await
         .expect("ReadOnly move is a no-op");
-    assert_eq!(fetch_set(&wrapped, k).await, want(k), "after refused writes");
+    assert_eq!(
+        fetch_set(&wrapped, k).await,
+        want(k),
+        "after refused writes"
+    );
     assert!(fetch_set(&*db, b"elsewhere").await.is_empty());
     let keys: Vec<Vec<u8>> = model.keys().cloned().collect();
     let keys = Arc::new(keys);
@@ -689,7 +699,10 @@ pub async fn read_only_contents(
         tasks.push(tokio::spawn(async move {
             let mut sizes = Vec::new();
             for k in keys.iter().cycle().skip(t).take(keys.len()) {
-                sizes.push((k.clone(), db.fetch(k).await.expect("concurrent fetch").len()));
+                sizes.push((
+                    k.clone(),
+                    db.fetch(k).await.expect("concurrent fetch").len(),
+                ));
             }
             sizes
         }));

@@ -2,7 +2,7 @@
 //! and values (empty, NUL, non-UTF-8, `/`, `..`, 100 kB), applied to any database, so
 //! each side's result can be checked against the in-memory model.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use exampledb_core::ExampleDatabase;
 
@@ -72,4 +72,39 @@ pub async fn apply(db: &dyn ExampleDatabase, ops: &[(&str, Vec<Vec<u8>>)]) {
             other => unreachable!("{other}"),
         }
     }
+}
+
+/// `ops` as JSON for a Python script: `[[op, hex arg, ...], ...]`.
+pub fn ops_json(ops: &[(&str, Vec<Vec<u8>>)]) -> String {
+    let list: Vec<serde_json::Value> = ops
+        .iter()
+        .map(|(op, args)| {
+            let mut row = vec![serde_json::json!(op)];
+            row.extend(args.iter().map(|a| serde_json::json!(crate::hex(a))));
+            serde_json::Value::Array(row)
+        })
+        .collect();
+    serde_json::Value::Array(list).to_string()
+}
+
+/// What `db` holds under `keys`, hex-encoded, leaving out keys that fetch nothing: the
+/// form both sides of an interop test are compared in.
+pub async fn snapshot(
+    db: &dyn ExampleDatabase,
+    keys: &BTreeSet<Vec<u8>>,
+) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out = BTreeMap::new();
+    for k in keys {
+        let values: BTreeSet<String> = db
+            .fetch(k)
+            .await
+            .unwrap()
+            .iter()
+            .map(|v| crate::hex(v))
+            .collect();
+        if !values.is_empty() {
+            out.insert(crate::hex(k), values);
+        }
+    }
+    out
 }

@@ -15,7 +15,7 @@
 //! | (always) | in-memory, directory, wrappers, choice codec | available |
 //! | `redis` | `exampledb::redis::RedisDatabase`: Redis sets with TTL, pub/sub events | available (`exampledb-redis`) |
 //! | `redis-cluster`, `redis-tls` | Redis Cluster; `rediss://` URLs | available |
-//! | `github` | GitHub Actions artifact, read-only | planned (`exampledb-github`) |
+//! | `github` | `exampledb::github::GitHubArtifactDatabase`: CI's GitHub Actions artifact, read-only, cached | available (`exampledb-github`) |
 //!
 //! ```
 //! use exampledb::{DirectoryDatabase, ExampleDatabase};
@@ -38,4 +38,13 @@ pub use exampledb_core::*;
 #[cfg(feature = "redis")]
 pub mod redis {
     pub use exampledb_redis::{RedisDatabase, RedisDatabaseBuilder};
+}
+
+/// The GitHub Actions artifact backend ([`exampledb_github`]), with the `github` feature.
+#[cfg(feature = "github")]
+pub mod github {
+    pub use exampledb_github::{
+        ArchiveLimits, GitHubArtifactDatabase, GitHubArtifactDatabaseBuilder, Problem, Status,
+        Token,
+    };
 }
