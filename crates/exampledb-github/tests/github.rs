@@ -712,3 +712,30 @@ async fn keys_need_the_meta_keys_entry() {
     assert_eq!(db.fetch(b"k1").await.unwrap().len(), 2);
     assert!(matches!(db.keys().await, Err(Error::NotSupported { .. })));
 }
+
+#[tokio::test]
+async fn enterprise_server_api_url_with_a_path() {
+    let mock = MockGitHub::start().await;
+    mock.add(MockArtifact::new(
+        6,
+        NAME,
+        "2026-11-21T00:00:00Z",
+        model_zip(&small_model()),
+    ));
+    let cache = tempfile::tempdir().unwrap();
+    let db = builder(&mock, cache.path())
+        .api_url(format!("{}/api/v3/", mock.api_url()))
+        .build()
+        .unwrap();
+    assert_eq!(fetch_sorted(&db, b"k2").await, vec![b"v3".to_vec()]);
+    let list = mock
+        .seen()
+        .into_iter()
+        .find(|s| s.endpoint == Endpoint::List)
+        .unwrap();
+    assert!(
+        list.uri
+            .starts_with("/api/v3/repos/octo/repo/actions/artifacts?"),
+        "{list:?}"
+    );
+}

@@ -156,12 +156,16 @@ impl MockGitHub {
             s.api_base = format!("http://{api_addr}");
             s.blob_base = format!("http://{blob_addr}");
         }
-        let api_app = Router::new()
+        let routes = Router::new()
             .route("/repos/{owner}/{repo}/actions/artifacts", get(list))
             .route(
                 "/repos/{owner}/{repo}/actions/artifacts/{id}/zip",
                 get(download),
-            )
+            );
+        // GitHub Enterprise Server serves the same API under /api/v3.
+        let api_app = routes
+            .clone()
+            .nest("/api/v3", routes)
             .with_state(Arc::clone(&state));
         let blob_app = Router::new()
             .route("/blob/{id}", get(blob_get))
@@ -181,7 +185,8 @@ impl MockGitHub {
         }
     }
 
-    /// The API's base URL (what `GITHUB_API_URL` would hold).
+    /// The API's base URL (what `GITHUB_API_URL` would hold). The same API is also served
+    /// under `/api/v3`, as GitHub Enterprise Server serves it.
     pub fn api_url(&self) -> String {
         format!("http://{}", self.api_addr)
     }
@@ -317,7 +322,7 @@ async fn list(
     Path((owner, repo)): Path<(String, String)>,
     Query(query): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
-    uri: axum::http::Uri,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
 ) -> Response {
     record(&state, Endpoint::List, uri.to_string(), &headers);
     let fault = {
@@ -398,7 +403,7 @@ async fn download(
     State(state): State<Shared>,
     Path((_owner, _repo, id)): Path<(String, String, u64)>,
     headers: HeaderMap,
-    uri: axum::http::Uri,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
 ) -> Response {
     record(&state, Endpoint::Download, uri.to_string(), &headers);
     let (fault, expired, blob_base) = {
@@ -435,7 +440,7 @@ async fn blob_get(
     State(state): State<Shared>,
     Path(id): Path<u64>,
     headers: HeaderMap,
-    uri: axum::http::Uri,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
 ) -> Response {
     record(&state, Endpoint::Blob, uri.to_string(), &headers);
     if headers.contains_key(header::AUTHORIZATION) {
