@@ -11,13 +11,17 @@
 //! `Multiplexed(local directory, ReadOnly(GitHubArtifactDatabase))`:
 //!
 //! ```no_run
+//! use std::sync::Arc;
 //! use exampledb_core::{DirectoryDatabase, ExampleDatabase, Multiplexed, ReadOnly};
 //! use exampledb_github::GitHubArtifactDatabase;
 //! # async fn demo() -> exampledb_core::Result<()> {
 //! let local = DirectoryDatabase::default_location()?;
 //! // Token from GITHUB_TOKEN, API from GITHUB_API_URL (GitHub Enterprise Server) or api.github.com.
 //! let ci = GitHubArtifactDatabase::new("my-org", "my-repo")?;
-//! let db = Multiplexed::new(vec![Box::new(local) as Box<dyn ExampleDatabase>, Box::new(ReadOnly::new(ci))]);
+//! let db = Multiplexed::new([
+//!     Arc::new(local) as Arc<dyn ExampleDatabase>,
+//!     Arc::new(ReadOnly::new(ci)),
+//! ]);
 //! for value in db.fetch(b"test key").await? {
 //!     // replay it
 //! #   let _ = value;
@@ -237,8 +241,15 @@ impl Status {
 }
 
 /// Settings for a [`GitHubArtifactDatabase`]; see [`GitHubArtifactDatabase::builder`].
-#[derive(Clone)]
+/// Its `Debug` output hides the token.
+#[derive(Debug, Clone)]
 pub struct GitHubArtifactDatabaseBuilder {
+    settings: Settings,
+}
+
+/// What a builder collects and a database keeps (its `Debug` is what both show).
+#[derive(Debug, Clone)]
+struct Settings {
     owner: String,
     repo: String,
     artifact_name: String,
@@ -252,85 +263,94 @@ pub struct GitHubArtifactDatabaseBuilder {
     lock_wait: Duration,
 }
 
-impl fmt::Debug for GitHubArtifactDatabaseBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GitHubArtifactDatabaseBuilder")
-            .field("owner", &self.owner)
-            .field("repo", &self.repo)
-            .field("artifact_name", &self.artifact_name)
-            .field("cache_dir", &self.cache_dir)
-            .field("cache_timeout", &self.cache_timeout)
-            .field("token", &self.token)
-            .field("api_url", &self.api_url)
-            .field("strict", &self.strict)
-            .field("limits", &self.limits)
-            .field("network_timeout", &self.network_timeout)
-            .finish()
-    }
-}
-
 impl GitHubArtifactDatabaseBuilder {
     /// The artifact's name (default [`DEFAULT_ARTIFACT_NAME`]); one per database in a
     /// monorepo.
     pub fn artifact_name(mut self, name: impl Into<String>) -> Self {
-        self.artifact_name = name.into();
+        self.settings.artifact_name = name.into();
         self
     }
 
     /// The cache directory (default `.hypothesis/github-artifacts/<artifact name>/`, under
     /// `$HYPOTHESIS_STORAGE_DIRECTORY` when that is set; Hypothesis's `path` argument).
     pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.cache_dir = Some(dir.into());
+        self.settings.cache_dir = Some(dir.into());
         self
     }
 
     /// How long a cached zip is used before a new one is downloaded (default one day).
     pub fn cache_timeout(mut self, timeout: Duration) -> Self {
-        self.cache_timeout = timeout;
+        self.settings.cache_timeout = timeout;
         self
     }
 
     /// The token (default: `$GITHUB_TOKEN`). Public repositories need none.
     pub fn token(mut self, token: impl Into<String>) -> Self {
-        self.token = Some(Token::new(token));
+        self.settings.token = Some(Token::new(token));
         self
     }
 
     /// Sends no token, even if `$GITHUB_TOKEN` is set.
     pub fn no_token(mut self) -> Self {
-        self.token = None;
+        self.settings.token = None;
         self
     }
 
     /// The REST API's base URL (default: `$GITHUB_API_URL`, else [`DEFAULT_API_URL`]);
     /// for GitHub Enterprise Server, `https://HOST/api/v3`.
     pub fn api_url(mut self, url: impl Into<String>) -> Self {
-        self.api_url = url.into();
+        self.settings.api_url = url.into();
         self
     }
 
     /// Return every failure as an error instead of warning and falling back (default
     /// off, as in Hypothesis).
     pub fn strict(mut self, strict: bool) -> Self {
-        self.strict = strict;
+        self.settings.strict = strict;
         self
     }
 
     /// Limits on the archive (see [`ArchiveLimits`]).
     pub fn limits(mut self, limits: ArchiveLimits) -> Self {
-        self.limits = limits;
+        self.settings.limits = limits;
         self
     }
 
     /// The longest wait for connecting, for each answer and for each pause within a
     /// download (default 30 s). A silent server is a [`Problem::Timeout`], never a hang.
     pub fn network_timeout(mut self, timeout: Duration) -> Self {
-        self.network_timeout = timeout;
+        self.settings.network_timeout = timeout;
         self
     }
 
     /// Checks the settings; nothing is read or downloaded until first use.
     pub fn build(self) -> Result<GitHubArtifactDatabase> {
+        let mut settings = self.settings;
+        settings.check()?;
+        let storage_home = match settings.cache_dir {
+            Some(_) => None,
+            None => {
+                let home = exampledb_core::directory::storage_home();
+                settings.cache_dir =
+                    Some(home.join("github-artifacts").join(&settings.artifact_name));
+                Some(home)
+            }
+        };
+        let cache_dir = settings.cache_dir.clone().unwrap_or_default();
+        Ok(GitHubArtifactDatabase {
+            inner: Arc::new(Inner {
+                settings,
+                cache_dir,
+                storage_home,
+                opened: OnceCell::new(),
+                status: Mutex::new(Status::NotOpened),
+            }),
+        })
+    }
+}
+
+impl Settings {
+    fn check(&self) -> Result<()> {
         let invalid = |message: String| Error::InvalidConfig {
             backend: BACKEND,
             message,
@@ -360,12 +380,10 @@ impl GitHubArtifactDatabaseBuilder {
                 "artifact name {name:?} is not a valid GitHub artifact name"
             )));
         }
-        if let Some(token) = &self.token {
-            if !token.is_sendable() {
-                return Err(invalid(
-                    "the token holds characters that cannot be sent in an HTTP header".into(),
-                ));
-            }
+        if self.token.as_ref().is_some_and(|t| !t.is_sendable()) {
+            return Err(invalid(
+                "the token holds characters that cannot be sent in an HTTP header".into(),
+            ));
         }
         match self.api_url.parse::<http::Uri>() {
             Ok(uri)
@@ -382,34 +400,7 @@ impl GitHubArtifactDatabaseBuilder {
         if self.network_timeout.is_zero() {
             return Err(invalid("network_timeout must be more than zero".into()));
         }
-        let (cache_dir, storage_home) = match self.cache_dir {
-            Some(dir) => (dir, None),
-            None => {
-                let home = exampledb_core::directory::storage_home();
-                (
-                    home.join("github-artifacts").join(&self.artifact_name),
-                    Some(home),
-                )
-            }
-        };
-        Ok(GitHubArtifactDatabase {
-            inner: Arc::new(Inner {
-                owner: self.owner,
-                repo: self.repo,
-                artifact_name: self.artifact_name,
-                cache_dir,
-                storage_home,
-                cache_timeout: self.cache_timeout,
-                token: self.token,
-                api_url: self.api_url,
-                strict: self.strict,
-                limits: self.limits,
-                network_timeout: self.network_timeout,
-                lock_wait: self.lock_wait,
-                opened: OnceCell::new(),
-                status: Mutex::new(Status::NotOpened),
-            }),
-        })
+        Ok(())
     }
 }
 
@@ -423,18 +414,11 @@ pub struct GitHubArtifactDatabase {
 }
 
 struct Inner {
-    owner: String,
-    repo: String,
-    artifact_name: String,
+    settings: Settings,
+    /// `settings.cache_dir`, resolved.
     cache_dir: PathBuf,
+    /// Hypothesis's storage directory, when the cache is in its default place there.
     storage_home: Option<PathBuf>,
-    cache_timeout: Duration,
-    token: Option<Token>,
-    api_url: String,
-    strict: bool,
-    limits: ArchiveLimits,
-    network_timeout: Duration,
-    lock_wait: Duration,
     opened: OnceCell<Opened>,
     status: Mutex<Status>,
 }
@@ -446,15 +430,9 @@ enum Opened {
 
 impl fmt::Debug for GitHubArtifactDatabase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let i = &self.inner;
         f.debug_struct("GitHubArtifactDatabase")
-            .field("owner", &i.owner)
-            .field("repo", &i.repo)
-            .field("artifact_name", &i.artifact_name)
-            .field("cache_dir", &i.cache_dir)
-            .field("api_url", &i.api_url)
-            .field("token", &i.token)
-            .field("strict", &i.strict)
+            .field("settings", &self.inner.settings)
+            .field("cache_dir", &self.inner.cache_dir)
             .finish_non_exhaustive()
     }
 }
@@ -493,17 +471,19 @@ impl GitHubArtifactDatabase {
             .filter(|u| !u.is_empty())
             .unwrap_or_else(|| DEFAULT_API_URL.to_owned());
         GitHubArtifactDatabaseBuilder {
-            owner: owner.into(),
-            repo: repo.into(),
-            artifact_name: DEFAULT_ARTIFACT_NAME.to_owned(),
-            cache_dir: None,
-            cache_timeout: DEFAULT_CACHE_TIMEOUT,
-            token,
-            api_url,
-            strict: false,
-            limits: ArchiveLimits::default(),
-            network_timeout: Duration::from_secs(30),
-            lock_wait: Duration::from_secs(120),
+            settings: Settings {
+                owner: owner.into(),
+                repo: repo.into(),
+                artifact_name: DEFAULT_ARTIFACT_NAME.to_owned(),
+                cache_dir: None,
+                cache_timeout: DEFAULT_CACHE_TIMEOUT,
+                token,
+                api_url,
+                strict: false,
+                limits: ArchiveLimits::default(),
+                network_timeout: Duration::from_secs(30),
+                lock_wait: Duration::from_secs(120),
+            },
         }
     }
 
@@ -553,7 +533,7 @@ impl GitHubArtifactDatabase {
             .await;
         match opened {
             Opened::Ready(archive) => Ok(Some(archive)),
-            Opened::Unavailable(problem) if self.inner.strict => {
+            Opened::Unavailable(problem) if self.inner.settings.strict => {
                 Err(self.inner.error(operation, problem.clone()))
             }
             Opened::Unavailable(_) => Ok(None),
@@ -564,7 +544,7 @@ impl GitHubArtifactDatabase {
     /// returned as the error).
     fn finish(&self, operation: Operation, fetched: Fetched) -> Result<Vec<Bytes>> {
         if let Some(first) = fetched.problems.first() {
-            if self.inner.strict {
+            if self.inner.settings.strict {
                 return Err(self.inner.error(operation, first.clone()));
             }
             for problem in &fetched.problems {
@@ -579,7 +559,7 @@ impl Inner {
     fn location(&self) -> String {
         format!(
             "{}/{} artifact {}",
-            self.owner, self.repo, self.artifact_name
+            self.settings.owner, self.settings.repo, self.settings.artifact_name
         )
     }
 
@@ -608,7 +588,7 @@ impl Inner {
         };
         if let Some(zip) = newest
             .as_ref()
-            .filter(|z| z.is_fresh(Utc::now(), self.cache_timeout))
+            .filter(|z| z.is_fresh(Utc::now(), self.settings.cache_timeout))
         {
             match self.index(zip.path.clone(), false).await {
                 Ok(archive) => {
@@ -630,8 +610,9 @@ impl Inner {
             Err(problem) => problem,
         };
         // Strict mode reports the problem instead of falling back.
-        let expired =
-            newest.filter(|z| !self.strict && !z.is_fresh(Utc::now(), self.cache_timeout));
+        let expired = newest.filter(|z| {
+            !self.settings.strict && !z.is_fresh(Utc::now(), self.settings.cache_timeout)
+        });
         if let Some(zip) = expired {
             match self.index(zip.path.clone(), false).await {
                 Ok(archive) => {
@@ -667,7 +648,7 @@ impl Inner {
 
     /// Indexes `path` off the async threads; `verify` also reads every entry.
     async fn index(&self, path: PathBuf, verify: bool) -> Result<Arc<Archive>, Problem> {
-        let limits = self.limits;
+        let limits = self.settings.limits;
         let work = tokio::task::spawn_blocking(move || {
             let archive = Archive::open(&path, &limits)?;
             if verify {
@@ -691,7 +672,7 @@ impl Inner {
         previous: Option<&CachedZip>,
     ) -> Result<(Option<Arc<Archive>>, Status), Problem> {
         let dir = &self.cache_dir;
-        let lock = match cache::DownloadLock::acquire(dir, self.lock_wait).await {
+        let lock = match cache::DownloadLock::acquire(dir, self.settings.lock_wait).await {
             Ok(lock) => lock,
             Err(e) => {
                 tracing::debug!(error = %e, "cannot lock the artifact cache; downloading unlocked");
@@ -701,9 +682,9 @@ impl Inner {
         if lock.is_some() {
             if let Ok(zips) = cache::scan(dir) {
                 let newest = zips.last();
-                if let Some(zip) = newest
-                    .filter(|z| Some(*z) != previous && z.is_fresh(Utc::now(), self.cache_timeout))
-                {
+                if let Some(zip) = newest.filter(|z| {
+                    Some(*z) != previous && z.is_fresh(Utc::now(), self.settings.cache_timeout)
+                }) {
                     if let Ok(archive) = self.index(zip.path.clone(), false).await {
                         return Ok((
                             Some(archive),
@@ -716,14 +697,22 @@ impl Inner {
             }
             cache::remove_stale_partials(dir);
         }
-        let client = api::Client::new(&self.api_url, self.token.as_ref(), self.network_timeout)?;
+        let client = api::Client::new(
+            &self.settings.api_url,
+            self.settings.token.as_ref(),
+            self.settings.network_timeout,
+        )?;
         let artifact = client
-            .newest_artifact(&self.owner, &self.repo, &self.artifact_name)
+            .newest_artifact(
+                &self.settings.owner,
+                &self.settings.repo,
+                &self.settings.artifact_name,
+            )
             .await?;
         let partial = cache::partial_path(dir);
         let downloaded = async {
             let bytes = client
-                .download(&artifact, &partial, self.limits.max_download_size)
+                .download(&artifact, &partial, self.settings.limits.max_download_size)
                 .await?;
             let archive = self.index(partial.clone(), true).await?;
             Ok::<_, Problem>((bytes, archive))
