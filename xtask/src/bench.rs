@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use crate::{cargo, run};
 
 const ROUNDS: usize = 3;
-const METRICS: [&str; 13] = [
+const METRICS: [&str; 15] = [
     "open_ms",
     "save_ops_s",
     "fetch_keys_s",
@@ -32,6 +32,8 @@ const METRICS: [&str; 13] = [
     "save_32_in_flight_ops_s",
     "sadd_ops_s",
     "sadd_pipelined_32_ops_s",
+    "script_ops_s",
+    "script_pipelined_32_ops_s",
 ];
 
 /// A backend of a suite: its label and how to start one run in a fresh data directory.
@@ -234,6 +236,16 @@ fn redis_suite(bin: &Path, python: Option<(PathBuf, PathBuf)>) -> Result<(), Str
         "exampledb-redis save, 32 in flight / SADD -P 32",
         get("exampledb-redis", "save_32_in_flight_ops_s"),
         get("floor-redis-benchmark", "sadd_pipelined_32_ops_s"),
+    );
+    show(
+        "exampledb-redis save / redis-benchmark EVALSHA write script",
+        get("exampledb-redis", "save_ops_s"),
+        get("floor-redis-benchmark", "script_ops_s"),
+    );
+    show(
+        "exampledb-redis save, 32 in flight / EVALSHA script -P 32",
+        get("exampledb-redis", "save_32_in_flight_ops_s"),
+        get("floor-redis-benchmark", "script_pipelined_32_ops_s"),
     );
     println!();
     drop(server);

@@ -224,28 +224,77 @@ async fn redis_extras(url: &str, out: &mut Map<String, Value>) {
     }
 }
 
-/// `redis-benchmark` SADD on one connection, unpipelined and 32 deep: what the server and
-/// the loopback link can do with nothing else in the way.
+/// `redis-benchmark` on one connection, unpipelined and 32 deep: SADD (what the server
+/// and the loopback link can do with nothing else in the way) and our write script by
+/// EVALSHA (the server-side work Hypothesis's format asks for, from the same C client).
 fn redis_floor(port: &str) -> Map<String, Value> {
-    let sadd = |extra: &[&str]| -> f64 {
+    // Requests per second from the last CSV line: `"name","rps","avg",...` (8 fields;
+    // a command's name may itself hold commas).
+    let measure = |args: &[&str]| -> f64 {
         let out = std::process::Command::new("redis-benchmark")
-            .args(["-p", port, "-c", "1", "-t", "sadd", "--csv"])
-            .args(extra)
+            .args(["-p", port, "-c", "1", "--csv"])
+            .args(args)
             .output()
             .expect("redis-benchmark runs");
         let text = String::from_utf8_lossy(&out.stdout);
-        let line = text
-            .lines()
-            .find(|l| l.starts_with("\"SADD\""))
-            .unwrap_or_else(|| panic!("no SADD line in {text:?}"));
-        line.split(',')
-            .nth(1)
-            .unwrap()
-            .trim_matches('"')
-            .parse()
-            .unwrap()
+        let line = text.lines().last().unwrap_or_default();
+        let fields: Vec<&str> = line.split("\",\"").collect();
+        fields
+            .len()
+            .checked_sub(7)
+            .and_then(|i| fields[i].parse().ok())
+            .unwrap_or_else(|| panic!("no rate in {text:?}"))
+    };
+    let sadd = |extra: &[&str]| -> f64 {
+        let mut args = vec!["-t", "sadd"];
+        args.extend_from_slice(extra);
+        measure(&args)
+    };
+    // The same server-side work as an exampledb save, from the same C client: our write
+    // script by EVALSHA with a 512-byte value and its JSON event payload (keys from a
+    // space of a million, so nearly every call adds and publishes).
+    let sha = std::process::Command::new("redis-cli")
+        .args([
+            "-p",
+            port,
+            "script",
+            "load",
+            exampledb_redis::write_script_source(),
+        ])
+        .output()
+        .expect("redis-cli runs");
+    let sha = String::from_utf8_lossy(&sha.stdout).trim().to_owned();
+    let value: String = (0..512)
+        .map(|i| char::from(b'A' + (i * 7 % 26) as u8))
+        .collect();
+    let value = format!("{value} __rand_int__");
+    let payload = format!("[\"save\", [\"a2V5\", \"{value}{value}\"]]");
+    let script = |extra: &[&str]| -> f64 {
+        let mut args: Vec<&str> = vec!["-r", "1000000"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[
+            "evalsha",
+            &sha,
+            "1",
+            "hypothesis-example:__rand_int__",
+            &value,
+            "691200",
+            "hypothesis-changes",
+            "save",
+            "",
+            &payload,
+        ]);
+        measure(&args)
     };
     let mut out = Map::new();
+    out.insert(
+        "script_ops_s".into(),
+        json!(script(&["-n", "50000"]).round()),
+    );
+    out.insert(
+        format!("script_pipelined_{IN_FLIGHT}_ops_s"),
+        json!(script(&["-n", "300000", "-P", "32"]).round()),
+    );
     out.insert("sadd_ops_s".into(), json!(sadd(&["-n", "100000"]).round()));
     out.insert(
         format!("sadd_pipelined_{IN_FLIGHT}_ops_s"),

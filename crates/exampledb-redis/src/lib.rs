@@ -77,6 +77,16 @@ use conn::{Handle, Lanes, Pool};
 
 pub use exampledb_core;
 
+/// The Lua script every write runs (loaded once per server, then called by `EVALSHA`):
+/// for inspection, and for benchmarks that replay the exact server-side work.
+///
+/// ```
+/// assert!(exampledb_redis::write_script_source().contains("PUBLISH"));
+/// ```
+pub fn write_script_source() -> &'static str {
+    script::SOURCE
+}
+
 /// The backend name in errors.
 const BACKEND: &str = "redis";
 /// Hypothesis's defaults.
