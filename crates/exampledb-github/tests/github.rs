@@ -739,3 +739,37 @@ async fn enterprise_server_api_url_with_a_path() {
         "{list:?}"
     );
 }
+
+/// The intended use: a developer's local directory plus CI's artifact, read-only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multiplexed_with_a_local_directory_replays_ci_failures() {
+    let mock = MockGitHub::start().await;
+    mock.add(MockArtifact::new(
+        1,
+        NAME,
+        "2026-11-21T00:00:00Z",
+        model_zip(&small_model()),
+    ));
+    let work = tempfile::tempdir().unwrap();
+    let local = exampledb_core::DirectoryDatabase::open(work.path().join("examples")).unwrap();
+    local.save(b"k1", b"local").await.unwrap();
+    let ci = builder(&mock, &work.path().join("cache")).build().unwrap();
+    let db = exampledb_core::Multiplexed::new([
+        Arc::new(local.clone()) as Arc<dyn ExampleDatabase>,
+        Arc::new(exampledb_core::ReadOnly::new(ci)),
+    ]);
+    assert_eq!(
+        fetch_sorted(&db, b"k1").await,
+        vec![b"local".to_vec(), b"v1".to_vec(), b"v2".to_vec()]
+    );
+    // Hypothesis deletes a replayed example that no longer fails, and saves new ones:
+    // both reach the local directory only, and nothing fails.
+    db.delete(b"k1", b"v1").await.unwrap();
+    db.save(b"k3", b"new").await.unwrap();
+    assert_eq!(fetch_sorted(&local, b"k3").await, vec![b"new".to_vec()]);
+    assert_eq!(
+        fetch_sorted(&db, b"k1").await,
+        vec![b"local".to_vec(), b"v1".to_vec(), b"v2".to_vec()],
+        "CI's artifact is not changed"
+    );
+}
