@@ -115,6 +115,10 @@ fn directory_suite(
             Box::new(|d| bench_cmd(bin, &["floor"], Some(d))),
         ),
         (
+            "floor-atomic-syscalls",
+            Box::new(|d| bench_cmd(bin, &["floor-atomic"], Some(d))),
+        ),
+        (
             "exampledb-dir",
             Box::new(|d| bench_cmd(bin, &["dir"], Some(d))),
         ),
@@ -150,6 +154,8 @@ fn directory_suite(
         &[
             ("exampledb-dir", "python-hypothesis-dir"),
             ("exampledb-dir", "floor-raw-syscalls"),
+            ("exampledb-dir", "floor-atomic-syscalls"),
+            ("floor-atomic-syscalls", "python-hypothesis-dir"),
             ("exampledb-dir-offload", "exampledb-dir"),
             ("exampledb-dir-durable", "exampledb-dir"),
             ("python-hypothesis-dir", "floor-raw-syscalls"),

@@ -5,6 +5,9 @@
 //! exampledb-bench memory
 //! exampledb-bench dir PATH [--durable] [--offload]
 //! exampledb-bench floor PATH      raw file-system calls for the same work, no database
+//! exampledb-bench floor-atomic PATH  the least a Hypothesis-compatible directory database
+//!                                 must do, as bare system calls (Linux): atomic no-replace
+//!                                 writes, meta-keys entries, rmdir attempts on delete
 //! exampledb-bench redis URL       the Redis backend; adds round trips per operation and
 //!                                 the save rate with 32 operations in flight
 //! exampledb-bench redis-floor PORT  redis-benchmark SADD, one connection, plain and -P 32
@@ -165,6 +168,100 @@ fn floor(root: &Path) -> Map<String, Value> {
         }
         for name in &names[..V / 2] {
             fs::remove_file(sec.join(name)).unwrap();
+        }
+    }
+    out.insert("delete_ops_s".into(), rate(K * V, t));
+    out
+}
+
+/// The least a Hypothesis-compatible, atomic directory database must do, as bare system
+/// calls on precomputed paths: save = the key's meta-keys entry once, then per value
+/// open(O_TMPFILE) + write + linkat(AT_EMPTY_PATH) + close (no reader sees a partial
+/// file, nothing is replaced); fetch as [`floor`]; move = rename (plus dest's directory
+/// and meta-keys entry once per key); delete = unlink + rmdir attempt (Hypothesis removes
+/// a key's directory when the delete empties it, then its meta-keys entry).
+#[cfg(target_os = "linux")]
+fn floor_atomic(root: &Path) -> Map<String, Value> {
+    use rustix::fs::{linkat, openat, AtFlags, Mode, OFlags, CWD};
+    let write_atomic = |dir: &Path, name: &str, content: &[u8]| {
+        let fd = openat(
+            CWD,
+            dir,
+            OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        )
+        .unwrap();
+        let mut file = fs::File::from(fd);
+        file.write_all(content).unwrap();
+        linkat(&file, "", CWD, dir.join(name), AtFlags::EMPTY_PATH).unwrap();
+    };
+    let data = workload();
+    let meta = root.join(hypothesis_hash(b".hypothesis-keys"));
+    let paths: Vec<_> = data
+        .iter()
+        .map(|(k, values)| {
+            let sec_key = sub_key(k, "secondary");
+            let names: Vec<String> = values.iter().map(|v| hypothesis_hash(v)).collect();
+            (
+                (root.join(hypothesis_hash(k)), hypothesis_hash(k)),
+                (
+                    root.join(hypothesis_hash(&sec_key)),
+                    hypothesis_hash(&sec_key),
+                ),
+                (k.clone(), sec_key),
+                names,
+            )
+        })
+        .collect();
+    let mut out = Map::new();
+    let t = Instant::now();
+    fs::create_dir_all(&meta).unwrap();
+    for (((dir, dir_name), _, (k, _), names), (_, values)) in paths.iter().zip(&data) {
+        write_atomic(&meta, dir_name, k);
+        fs::create_dir(dir).unwrap();
+        for (name, v) in names.iter().zip(values) {
+            write_atomic(dir, name, v);
+        }
+    }
+    out.insert("save_ops_s".into(), rate(K * V, t));
+    let t = Instant::now();
+    let mut n = 0;
+    let mut buf = vec![0; 16 * 1024];
+    for _ in 0..ROUNDS {
+        for ((dir, _), _, _, _) in &paths {
+            for entry in fs::read_dir(dir).unwrap() {
+                let got = fs::File::open(entry.unwrap().path())
+                    .unwrap()
+                    .read(&mut buf)
+                    .unwrap();
+                assert!(got > 0 && got < buf.len());
+                n += 1;
+            }
+        }
+    }
+    out.insert("fetch_keys_s".into(), rate(ROUNDS * K, t));
+    out.insert("fetch_values_s".into(), rate(n, t));
+    let t = Instant::now();
+    for ((dir, _), (sec, sec_name), (_, sec_key), names) in &paths {
+        write_atomic(&meta, sec_name, sec_key);
+        fs::create_dir(sec).unwrap();
+        for name in &names[..V / 2] {
+            fs::rename(dir.join(name), sec.join(name)).unwrap();
+        }
+    }
+    out.insert("move_ops_s".into(), rate(K * V / 2, t));
+    let t = Instant::now();
+    for ((dir, dir_name), (sec, sec_name), _, names) in &paths {
+        for (d, d_name, part) in [
+            (dir, dir_name, &names[V / 2..]),
+            (sec, sec_name, &names[..V / 2]),
+        ] {
+            for name in part {
+                fs::remove_file(d.join(name)).unwrap();
+                if fs::remove_dir(d).is_ok() {
+                    fs::remove_file(meta.join(d_name)).unwrap();
+                }
+            }
         }
     }
     out.insert("delete_ops_s".into(), rate(K * V, t));
@@ -392,6 +489,11 @@ async fn main() {
             run(&InMemoryDatabase::new()).await,
         ),
         ["floor", path] => ("floor-raw-syscalls".to_string(), floor(Path::new(path))),
+        #[cfg(target_os = "linux")]
+        ["floor-atomic", path] => (
+            "floor-atomic-syscalls".to_string(),
+            floor_atomic(Path::new(path)),
+        ),
         ["github", zip] => ("exampledb-github".to_string(), github(Path::new(zip)).await),
         ["github-floor", zip] => ("floor-zip-crate".to_string(), github_floor(Path::new(zip))),
         ["redis-floor", port] => ("floor-redis-benchmark".to_string(), redis_floor(port)),
@@ -424,7 +526,7 @@ async fn main() {
             (label, run(&db).await)
         }
         _ => {
-            eprintln!("usage: exampledb-bench memory | dir PATH [--durable] [--offload] [--named-temp] | floor PATH | redis URL | redis-floor PORT | github ZIP | github-floor ZIP");
+            eprintln!("usage: exampledb-bench memory | dir PATH [--durable] [--offload] [--named-temp] | floor PATH | floor-atomic PATH | redis URL | redis-floor PORT | github ZIP | github-floor ZIP");
             std::process::exit(2);
         }
     };
