@@ -19,7 +19,7 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
 use serde_json::{json, Value};
 
-use exampledb_testkit::interop::{apply, ops_json, snapshot, workload, workload_keys};
+use exampledb_testkit::interop::{apply, key_set, ops_json, snapshot, workload, workload_keys};
 use exampledb_testkit::{hex, unhex};
 
 const PY_APPLY: &str = r#"
@@ -58,21 +58,11 @@ async fn python_writes_rust_reads() {
         snapshot(&db, &all_keys).await,
         snapshot(&model, &all_keys).await
     );
-    let listed: BTreeSet<Vec<u8>> = db
-        .keys()
-        .await
-        .unwrap()
-        .iter()
-        .map(|k| k.to_vec())
-        .collect();
-    let want: BTreeSet<Vec<u8>> = model
-        .keys()
-        .await
-        .unwrap()
-        .iter()
-        .map(|k| k.to_vec())
-        .collect();
-    assert_eq!(listed, want, "keys() from Python's meta-keys entries");
+    assert_eq!(
+        key_set(&db).await,
+        key_set(&model).await,
+        "keys() from Python's meta-keys entries"
+    );
 }
 
 #[tokio::test]

@@ -27,6 +27,16 @@ fn small_model() -> BTreeMap<Vec<u8>, Vec<Vec<u8>>> {
     m
 }
 
+/// Lists and serves an artifact holding [`small_model`].
+fn serve_small(mock: &MockGitHub, id: u64, created_at: &str) {
+    mock.add(MockArtifact::new(
+        id,
+        NAME,
+        created_at,
+        model_zip(&small_model()),
+    ));
+}
+
 fn other_model() -> BTreeMap<Vec<u8>, Vec<Vec<u8>>> {
     let mut m = BTreeMap::new();
     m.insert(b"k1".to_vec(), vec![b"old".to_vec()]);
@@ -137,12 +147,7 @@ async fn token_goes_to_the_api_only_and_never_into_logs() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let mock = MockGitHub::start().await;
-    mock.add(MockArtifact::new(
-        1,
-        NAME,
-        "2026-11-20T10:00:00Z",
-        model_zip(&small_model()),
-    ));
+    serve_small(&mock, 1, "2026-11-20T10:00:00Z");
     let cache = tempfile::tempdir().unwrap();
     let db = builder(&mock, cache.path()).build().unwrap();
     assert_eq!(
@@ -491,12 +496,7 @@ async fn fresh_cache_is_used_without_the_network_and_old_zips_are_evicted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn processes_opening_one_cache_download_once() {
     let mock = MockGitHub::start().await;
-    mock.add(MockArtifact::new(
-        3,
-        NAME,
-        "2026-11-21T00:00:00Z",
-        model_zip(&small_model()),
-    ));
+    serve_small(&mock, 3, "2026-11-21T00:00:00Z");
     let cache = tempfile::tempdir().unwrap();
     let dbs: Vec<GitHubArtifactDatabase> = (0..4)
         .map(|_| builder(&mock, cache.path()).build().unwrap())
@@ -552,15 +552,10 @@ async fn hostile_entries_are_ignored_and_nothing_is_extracted() {
     assert!(cache_files(&cache)
         .iter()
         .all(|n| n.ends_with(".zip") || n.starts_with(".exampledb")));
-    let mut keys: Vec<Vec<u8>> = db
-        .keys()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|k| k.to_vec())
-        .collect();
-    keys.sort();
-    assert_eq!(keys, vec![b"k1".to_vec(), b"k2".to_vec()]);
+    assert_eq!(
+        exampledb_testkit::interop::key_set(&db).await,
+        [b"k1".to_vec(), b"k2".to_vec()].into()
+    );
 }
 
 #[tokio::test]
@@ -716,12 +711,7 @@ async fn keys_need_the_meta_keys_entry() {
 #[tokio::test]
 async fn enterprise_server_api_url_with_a_path() {
     let mock = MockGitHub::start().await;
-    mock.add(MockArtifact::new(
-        6,
-        NAME,
-        "2026-11-21T00:00:00Z",
-        model_zip(&small_model()),
-    ));
+    serve_small(&mock, 6, "2026-11-21T00:00:00Z");
     let cache = tempfile::tempdir().unwrap();
     let db = builder(&mock, cache.path())
         .api_url(format!("{}/api/v3/", mock.api_url()))
@@ -744,12 +734,7 @@ async fn enterprise_server_api_url_with_a_path() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn multiplexed_with_a_local_directory_replays_ci_failures() {
     let mock = MockGitHub::start().await;
-    mock.add(MockArtifact::new(
-        1,
-        NAME,
-        "2026-11-21T00:00:00Z",
-        model_zip(&small_model()),
-    ));
+    serve_small(&mock, 1, "2026-11-21T00:00:00Z");
     let work = tempfile::tempdir().unwrap();
     let local = exampledb_core::DirectoryDatabase::open(work.path().join("examples")).unwrap();
     local.save(b"k1", b"local").await.unwrap();

@@ -8,10 +8,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use exampledb_core::{ExampleDatabase, InMemoryDatabase};
+use exampledb_core::InMemoryDatabase;
 use exampledb_github::{GitHubArtifactDatabase, Status};
 use exampledb_testkit::github::{Endpoint, MockArtifact, MockGitHub, MOCK_TOKEN};
-use exampledb_testkit::interop::{apply, ops_json, snapshot, workload, workload_keys};
+use exampledb_testkit::interop::{apply, key_set, ops_json, snapshot, workload, workload_keys};
 use exampledb_testkit::python::Python;
 use exampledb_testkit::{hex, unhex};
 
@@ -114,13 +114,7 @@ async fn artifact_of_a_python_written_directory_reads_the_same_and_python_shares
                 ..
             }
         ));
-        let listed: BTreeSet<Vec<u8>> = db
-            .keys()
-            .await
-            .unwrap()
-            .iter()
-            .map(|k| k.to_vec())
-            .collect();
+        let listed = key_set(&db).await;
         let want_keys: BTreeSet<Vec<u8>> = want.keys().map(|k| unhex(k)).collect();
         assert_eq!(
             listed, want_keys,

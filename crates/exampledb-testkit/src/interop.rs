@@ -108,3 +108,13 @@ pub async fn snapshot(
     }
     out
 }
+
+/// Every key `db.keys()` lists, as a set.
+pub async fn key_set(db: &dyn ExampleDatabase) -> BTreeSet<Vec<u8>> {
+    db.keys()
+        .await
+        .unwrap()
+        .iter()
+        .map(|k| k.to_vec())
+        .collect()
+}
