@@ -8,7 +8,10 @@
 //! ```
 //!
 //! ROOT defaults to Hypothesis's default location (`.hypothesis/examples`, or
-//! `$HYPOTHESIS_STORAGE_DIRECTORY/examples`).
+//! `$HYPOTHESIS_STORAGE_DIRECTORY/examples`). Built with the `github` feature, ROOT may
+//! also be `github:OWNER/REPO[/ARTIFACT-NAME]`: CI's database, the newest GitHub Actions
+//! artifact (token from `GITHUB_TOKEN`, API from `GITHUB_API_URL`, cached as Hypothesis
+//! caches it; any failure is reported rather than shown as an empty database).
 
 use std::process::ExitCode;
 
@@ -16,7 +19,7 @@ use exampledb::choices::{self, Choice};
 use exampledb::{DirectoryDatabase, ExampleDatabase, ExampleDatabaseExt};
 use sha2::{Digest, Sha384};
 
-const USAGE: &str = "usage: exampledb demo | keys [ROOT] | show KEY-HEX [ROOT]";
+const USAGE: &str = "usage: exampledb demo | keys [ROOT] | show KEY-HEX [ROOT]\n  ROOT: a directory database (default .hypothesis/examples) or github:OWNER/REPO[/ARTIFACT]";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -41,32 +44,72 @@ async fn main() -> ExitCode {
     }
 }
 
-fn open(root: Option<&&str>) -> Result<DirectoryDatabase, String> {
+/// A database to inspect, and how to name it to the user.
+struct Store {
+    db: Box<dyn ExampleDatabase>,
+    location: String,
+}
+
+fn open(root: Option<&&str>) -> Result<Store, String> {
+    let directory = |db: exampledb::Result<DirectoryDatabase>| {
+        let db = db.map_err(|e| e.to_string())?;
+        Ok(Store {
+            location: db.root().display().to_string(),
+            db: Box::new(db),
+        })
+    };
     match root {
-        Some(root) => DirectoryDatabase::open(root),
-        None => DirectoryDatabase::default_location(),
+        Some(spec) if spec.starts_with("github:") => open_github(&spec["github:".len()..]),
+        Some(root) => directory(DirectoryDatabase::open(root)),
+        None => directory(DirectoryDatabase::default_location()),
     }
-    .map_err(|e| e.to_string())
+}
+
+#[cfg(feature = "github")]
+fn open_github(spec: &str) -> Result<Store, String> {
+    use exampledb::github::GitHubArtifactDatabase;
+    let mut parts = spec.splitn(3, '/');
+    let (Some(owner), Some(repo)) = (parts.next(), parts.next()) else {
+        return Err(format!("not OWNER/REPO[/ARTIFACT]: {spec:?}"));
+    };
+    // Strict: someone inspecting CI's database wants to see why it is unavailable.
+    let mut builder = GitHubArtifactDatabase::builder(owner, repo).strict(true);
+    if let Some(name) = parts.next() {
+        builder = builder.artifact_name(name);
+    }
+    let db = builder.build().map_err(|e| e.to_string())?;
+    Ok(Store {
+        location: format!(
+            "the CI artifact of {owner}/{repo} (cached in {})",
+            db.cache_dir().display()
+        ),
+        db: Box::new(db),
+    })
+}
+
+#[cfg(not(feature = "github"))]
+fn open_github(_spec: &str) -> Result<Store, String> {
+    Err("this exampledb was built without GitHub support: build it with `--features github`".into())
 }
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-async fn keys(db: Result<DirectoryDatabase, String>) -> Result<(), String> {
-    let db = db?;
+async fn keys(store: Result<Store, String>) -> Result<(), String> {
+    let Store { db, location } = store?;
     let mut keys = db.keys().await.map_err(|e| e.to_string())?;
     keys.sort();
     for key in &keys {
         let n = db.fetch(key).await.map_err(|e| e.to_string())?.len();
         println!("{}  {n} value(s)", hex(key));
     }
-    println!("{} key(s) in {}", keys.len(), db.root().display());
+    println!("{} key(s) in {location}", keys.len());
     Ok(())
 }
 
-async fn show(db: Result<DirectoryDatabase, String>, key_hex: &str) -> Result<(), String> {
-    let db = db?;
+async fn show(store: Result<Store, String>, key_hex: &str) -> Result<(), String> {
+    let db = store?.db;
     let key = unhex(key_hex).ok_or_else(|| format!("not a hex key: {key_hex:?}"))?;
     for value in db.fetch_sorted(&key).await.map_err(|e| e.to_string())? {
         match choices::decode(&value) {
