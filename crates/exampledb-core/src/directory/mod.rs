@@ -7,7 +7,7 @@
 //! <root>/04e6b3400353b141/<h(key)>      the raw key (the meta-keys entry; 04e6… = h(".hypothesis-keys"))
 //! ```
 //!
-//! where `h` is [`hypothesis_hash`](crate::hypothesis_hash). Files are created with mode
+//! where `h` is [`hypothesis_hash`]. Files are created with mode
 //! 0600 and directories with the process umask (0755 usually), as Hypothesis does. A save
 //! writes the meta-keys entry before the value; a delete that empties a key's directory
 //! removes it and then the meta-keys entry; a move leaves the source's meta-keys entry in
