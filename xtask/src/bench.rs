@@ -228,31 +228,38 @@ fn redis_suite(bin: &Path, python: Option<(PathBuf, PathBuf)>) -> Result<(), Str
         &medians,
         &[("exampledb-redis", "python-hypothesis-redis")],
     );
-    let get = |b: &str, m: &str| medians.get(b).and_then(|r| r.get(m)).copied();
-    let show = |label: &str, a: Option<f64>, b: Option<f64>| match (a, b) {
-        (Some(a), Some(b)) => println!("{label:<60} {:>7.2}", a / b),
-        _ => println!("{label:<60} {:>7}", "-"),
-    };
-    show(
-        "exampledb-redis save / redis-benchmark SADD (1 conn)",
-        get("exampledb-redis", "save_ops_s"),
-        get("floor-redis-benchmark", "sadd_ops_s"),
-    );
-    show(
-        "exampledb-redis save, 32 in flight / SADD -P 32",
-        get("exampledb-redis", "save_32_in_flight_ops_s"),
-        get("floor-redis-benchmark", "sadd_pipelined_32_ops_s"),
-    );
-    show(
-        "exampledb-redis save / redis-benchmark EVALSHA write script",
-        get("exampledb-redis", "save_ops_s"),
-        get("floor-redis-benchmark", "script_ops_s"),
-    );
-    show(
-        "exampledb-redis save, 32 in flight / EVALSHA script -P 32",
-        get("exampledb-redis", "save_32_in_flight_ops_s"),
-        get("floor-redis-benchmark", "script_pipelined_32_ops_s"),
-    );
+    let lines = [
+        (
+            "exampledb-redis save / redis-benchmark SADD (1 conn)",
+            "save_ops_s",
+            "sadd_ops_s",
+        ),
+        (
+            "exampledb-redis save, 32 in flight / SADD -P 32",
+            "save_32_in_flight_ops_s",
+            "sadd_pipelined_32_ops_s",
+        ),
+        (
+            "exampledb-redis save / redis-benchmark EVALSHA write script",
+            "save_ops_s",
+            "script_ops_s",
+        ),
+        (
+            "exampledb-redis save, 32 in flight / EVALSHA script -P 32",
+            "save_32_in_flight_ops_s",
+            "script_pipelined_32_ops_s",
+        ),
+    ];
+    for (label, ours, floor) in lines {
+        show_ratio(
+            label,
+            ratio(
+                &medians,
+                ("exampledb-redis", ours),
+                ("floor-redis-benchmark", floor),
+            ),
+        );
+    }
     println!();
     drop(server);
     Ok(())
@@ -296,34 +303,52 @@ fn github_suite(bin: &Path, python: Option<&Python>) -> Result<(), String> {
     }
     let _ = std::fs::remove_dir_all(&root);
     let m = medians("github", &samples);
-    let get = |b: &str, k: &str| m.get(b).and_then(|r| r.get(k)).copied();
-    let show = |label: &str, r: Option<f64>| match r {
-        Some(r) => println!("{label:<60} {r:>7.2}"),
-        None => println!("{label:<60} {:>7}", "-"),
-    };
     let ours = "exampledb-github";
     let py = "python-hypothesis-github-artifact";
     let floor = "floor-zip-crate";
     println!("\ngithub: ratios of medians ({ROUNDS} interleaved rounds, this run)");
-    let speedup = |a: &str, b: &str, k: &str| Some(get(a, k)? / get(b, k)?);
-    show(
-        "fetch keys/s: exampledb-github / Python",
-        speedup(ours, py, "fetch_keys_s"),
-    );
-    show(
-        "open: Python time / exampledb-github time",
-        speedup(py, ours, "open_ms"),
-    );
-    show(
-        "fetch keys/s: exampledb-github / zip-crate floor",
-        speedup(ours, floor, "fetch_keys_s"),
-    );
-    show(
-        "open: floor time / exampledb-github time",
-        speedup(floor, ours, "open_ms"),
-    );
+    // Rates divide ours by theirs; times divide theirs by ours: both read as speed-ups.
+    let lines = [
+        (
+            "fetch keys/s: exampledb-github / Python",
+            (ours, "fetch_keys_s"),
+            (py, "fetch_keys_s"),
+        ),
+        (
+            "open: Python time / exampledb-github time",
+            (py, "open_ms"),
+            (ours, "open_ms"),
+        ),
+        (
+            "fetch keys/s: exampledb-github / zip-crate floor",
+            (ours, "fetch_keys_s"),
+            (floor, "fetch_keys_s"),
+        ),
+        (
+            "open: floor time / exampledb-github time",
+            (floor, "open_ms"),
+            (ours, "open_ms"),
+        ),
+    ];
+    for (label, a, b) in lines {
+        show_ratio(label, ratio(&m, a, b));
+    }
     println!();
     Ok(())
+}
+
+/// `a`'s median of a metric over `b`'s, each given as (backend, metric).
+fn ratio(medians: &Medians, a: (&str, &str), b: (&str, &str)) -> Option<f64> {
+    let get = |(backend, metric): (&str, &str)| medians.get(backend)?.get(metric).copied();
+    Some(get(a)? / get(b)?)
+}
+
+/// One labelled ratio line; `-` when a figure is missing.
+fn show_ratio(label: &str, r: Option<f64>) {
+    match r {
+        Some(r) => println!("{label:<60} {r:>7.2}"),
+        None => println!("{label:<60} {:>7}", "-"),
+    }
 }
 
 /// The first `*.zip` under `dir`.
@@ -401,9 +426,6 @@ fn json_line(cmd: &mut Command) -> Result<Value, String> {
 }
 
 fn print_ratios(suite: &str, medians: &Medians, pairs: &[(&str, &str)]) {
-    let ratio = |a: &str, b: &str, m: &str| -> Option<f64> {
-        Some(medians.get(a)?.get(m)? / medians.get(b)?.get(m)?)
-    };
     println!("\n{suite}: ratios of medians ({ROUNDS} interleaved rounds, this run)");
     println!(
         "{:<48} {:>7} {:>7} {:>7} {:>7}",
@@ -412,7 +434,7 @@ fn print_ratios(suite: &str, medians: &Medians, pairs: &[(&str, &str)]) {
     for (a, b) in pairs {
         let cells: Vec<String> = ["save_ops_s", "fetch_keys_s", "move_ops_s", "delete_ops_s"]
             .iter()
-            .map(|m| ratio(a, b, m).map_or("-".into(), |r| format!("{r:.2}")))
+            .map(|m| ratio(medians, (a, m), (b, m)).map_or("-".into(), |r| format!("{r:.2}")))
             .collect();
         println!(
             "{:<48} {:>7} {:>7} {:>7} {:>7}",

@@ -8,9 +8,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::Stdio;
 use std::time::Duration;
 
-use exampledb_core::bytes::Bytes;
 use exampledb_core::choices::{self, Choice, ChoiceString};
-use exampledb_core::{ChangeEvent, DirectoryDatabase, ExampleDatabase, InMemoryDatabase};
+use exampledb_core::{DirectoryDatabase, ExampleDatabase, InMemoryDatabase};
 use exampledb_testkit::conformance::{assert_same_events, collect_events};
 use exampledb_testkit::python::Python;
 use num_bigint::BigInt;
@@ -19,7 +18,9 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
 use serde_json::{json, Value};
 
-use exampledb_testkit::interop::{apply, key_set, ops_json, snapshot, workload, workload_keys};
+use exampledb_testkit::interop::{
+    apply, change_sequence_events, key_set, ops_json, snapshot, workload, workload_keys,
+};
 use exampledb_testkit::{hex, unhex};
 
 const PY_APPLY: &str = r#"
@@ -325,29 +326,7 @@ async fn python_changes_are_seen_by_subscribe() {
     let db = DirectoryDatabase::open(tmp.path()).unwrap();
     let mut events = db.subscribe().unwrap();
     py.run(PY_CHANGES, &[tmp.path().to_str().unwrap()], "");
-    let b = |s: &str| Bytes::copy_from_slice(s.as_bytes());
-    let want = vec![
-        ChangeEvent::Saved {
-            key: b("k"),
-            value: b("v1"),
-        },
-        ChangeEvent::Saved {
-            key: b("k"),
-            value: b("v2"),
-        },
-        ChangeEvent::Deleted {
-            key: b("k"),
-            value: Some(b("v1")),
-        },
-        ChangeEvent::Saved {
-            key: b("k.secondary"),
-            value: b("v1"),
-        },
-        ChangeEvent::Deleted {
-            key: b("k"),
-            value: Some(b("v2")),
-        },
-    ];
+    let want = change_sequence_events();
     let got = collect_events(&mut events, b"", want.len(), Duration::from_secs(10)).await;
     assert_same_events(&got, &want, "Python's changes seen from Rust");
 }

@@ -514,20 +514,12 @@ impl GitHubArtifactDatabase {
             .inner
             .opened
             .get_or_init(|| async {
-                let status = self.inner.open().await;
-                let opened = match &status {
-                    (Some(archive), _) => Opened::Ready(Arc::clone(archive)),
-                    (None, Status::Unavailable { problem }) => Opened::Unavailable(problem.clone()),
-                    (None, _) => Opened::Unavailable(Problem::Cache {
-                        path: self.inner.cache_dir.clone(),
-                        message: "no archive".into(),
-                    }),
-                };
+                let (opened, status) = self.inner.open().await;
                 *self
                     .inner
                     .status
                     .lock()
-                    .unwrap_or_else(PoisonError::into_inner) = status.1;
+                    .unwrap_or_else(PoisonError::into_inner) = status;
                 opened
             })
             .await;
@@ -575,7 +567,7 @@ impl Inner {
 
     /// Hypothesis's open sequence (see the crate docs). Never fails: problems end up in
     /// the status.
-    async fn open(&self) -> (Option<Arc<Archive>>, Status) {
+    async fn open(&self) -> (Opened, Status) {
         let dir = &self.cache_dir;
         if let Err(e) =
             exampledb_core::directory::create_storage_dir(self.storage_home.as_deref(), dir)
@@ -594,7 +586,7 @@ impl Inner {
                 Ok(archive) => {
                     tracing::debug!(archive = %zip.path.display(), "using the cached artifact");
                     return (
-                        Some(archive),
+                        Opened::Ready(archive),
                         Status::Cached {
                             archive: zip.path.clone(),
                         },
@@ -622,7 +614,7 @@ impl Inner {
                         "could not get CI's newest example database; using the expired cached artifact"
                     );
                     return (
-                        Some(archive),
+                        Opened::Ready(archive),
                         Status::ExpiredFallback {
                             archive: zip.path,
                             problem,
@@ -637,13 +629,16 @@ impl Inner {
         self.unavailable(problem)
     }
 
-    fn unavailable(&self, problem: Problem) -> (Option<Arc<Archive>>, Status) {
+    fn unavailable(&self, problem: Problem) -> (Opened, Status) {
         tracing::warn!(
             %problem,
             repo = %self.location(),
             "could not get CI's example database; it is empty for this run"
         );
-        (None, Status::Unavailable { problem })
+        (
+            Opened::Unavailable(problem.clone()),
+            Status::Unavailable { problem },
+        )
     }
 
     /// Indexes `path` off the async threads; `verify` also reads every entry.
@@ -667,10 +662,7 @@ impl Inner {
 
     /// Downloads the newest artifact into the cache (under the download lock), or uses
     /// the fresh zip another process downloaded while this one waited for the lock.
-    async fn download(
-        &self,
-        previous: Option<&CachedZip>,
-    ) -> Result<(Option<Arc<Archive>>, Status), Problem> {
+    async fn download(&self, previous: Option<&CachedZip>) -> Result<(Opened, Status), Problem> {
         let dir = &self.cache_dir;
         let lock = match cache::DownloadLock::acquire(dir, self.settings.lock_wait).await {
             Ok(lock) => lock,
@@ -687,7 +679,7 @@ impl Inner {
                 }) {
                     if let Ok(archive) = self.index(zip.path.clone(), false).await {
                         return Ok((
-                            Some(archive),
+                            Opened::Ready(archive),
                             Status::Cached {
                                 archive: zip.path.clone(),
                             },
@@ -746,7 +738,7 @@ impl Inner {
         );
         drop(lock);
         Ok((
-            Some(archive),
+            Opened::Ready(archive),
             Status::Downloaded {
                 archive: target,
                 artifact_id: artifact.id,

@@ -4,7 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use exampledb_core::ExampleDatabase;
+use exampledb_core::bytes::Bytes;
+use exampledb_core::{ChangeEvent, ExampleDatabase};
 
 /// One operation: `(name, args)` with args `[key, value]` (save, delete) or
 /// `[src, dest, value]` (move).
@@ -117,4 +118,33 @@ pub async fn key_set(db: &dyn ExampleDatabase) -> BTreeSet<Vec<u8>> {
         .iter()
         .map(|k| k.to_vec())
         .collect()
+}
+
+/// The events a listener must see, in order, when another writer (another process,
+/// Python Hypothesis) runs `save(k, v1)`, `save(k, v2)`, `move(k, k.secondary, v1)`,
+/// `delete(k, v2)`: a move is a delete then a save, and each delete carries its value.
+pub fn change_sequence_events() -> Vec<ChangeEvent> {
+    let b = |s: &str| Bytes::copy_from_slice(s.as_bytes());
+    vec![
+        ChangeEvent::Saved {
+            key: b("k"),
+            value: b("v1"),
+        },
+        ChangeEvent::Saved {
+            key: b("k"),
+            value: b("v2"),
+        },
+        ChangeEvent::Deleted {
+            key: b("k"),
+            value: Some(b("v1")),
+        },
+        ChangeEvent::Saved {
+            key: b("k.secondary"),
+            value: b("v1"),
+        },
+        ChangeEvent::Deleted {
+            key: b("k"),
+            value: Some(b("v2")),
+        },
+    ]
 }
