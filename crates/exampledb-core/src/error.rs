@@ -40,6 +40,107 @@ impl fmt::Display for Operation {
     }
 }
 
+/// What kind of failure an [`Error`] is: the distinctions a caller acts on (ask for new
+/// credentials, slow down, shrink the value, retry later) without downcasting the source.
+///
+/// ```
+/// use exampledb_core::{Error, ErrorKind, Operation};
+/// let e = Error::TooLarge {
+///     backend: "redis",
+///     operation: Operation::Save,
+///     location: "127.0.0.1:6379/0".into(),
+///     what: "value",
+///     size: 2 << 20,
+///     limit: 1 << 20,
+/// };
+/// assert_eq!(e.kind(), ErrorKind::TooLarge);
+/// assert!(!e.is_temporary());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The backend cannot do this at all ([`Error::NotSupported`]).
+    NotSupported,
+    /// A write to a read-only database ([`Error::ReadOnly`]).
+    ReadOnly,
+    /// The configuration cannot work ([`Error::InvalidConfig`]).
+    InvalidConfig,
+    /// The database was closed ([`Error::Closed`]).
+    Closed,
+    /// A time limit passed ([`Error::Timeout`]).
+    Timeout,
+    /// A key or value is larger than the store accepts ([`Error::TooLarge`]).
+    TooLarge,
+    /// The store could not be reached, or the connection to it broke (refused, reset,
+    /// closed, name not resolved, server loading or down).
+    Unavailable,
+    /// Credentials are missing, wrong or expired, or the server requires authentication
+    /// that was not given.
+    Unauthenticated,
+    /// The credentials are valid but not allowed to do this (including file permissions).
+    PermissionDenied,
+    /// The store asked the client to slow down (throttling, rate limits).
+    RateLimited,
+    /// The bucket, table, repository or artifact the database names does not exist.
+    NotFound,
+    /// What is stored where the database keeps a key is not in the form it writes (a
+    /// Redis key of another type, a damaged archive or layout).
+    InvalidData,
+    /// The server answered something the client does not understand (not the expected
+    /// kind of server, a protocol error).
+    Protocol,
+    /// Any other local I/O failure.
+    Io,
+    /// Anything else.
+    Other,
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ErrorKind::NotSupported => "not supported",
+            ErrorKind::ReadOnly => "read-only",
+            ErrorKind::InvalidConfig => "invalid configuration",
+            ErrorKind::Closed => "closed",
+            ErrorKind::Timeout => "timed out",
+            ErrorKind::TooLarge => "too large",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Unauthenticated => "authentication failed",
+            ErrorKind::PermissionDenied => "permission denied",
+            ErrorKind::RateLimited => "rate limited",
+            ErrorKind::NotFound => "not found",
+            ErrorKind::InvalidData => "invalid stored data",
+            ErrorKind::Protocol => "protocol error",
+            ErrorKind::Io => "I/O error",
+            ErrorKind::Other => "other",
+        })
+    }
+}
+
+impl ErrorKind {
+    /// The kind of a local or socket I/O error.
+    pub fn of_io(e: &std::io::Error) -> ErrorKind {
+        use std::io::ErrorKind as K;
+        match e.kind() {
+            K::TimedOut | K::WouldBlock => ErrorKind::Timeout,
+            K::ConnectionRefused
+            | K::ConnectionReset
+            | K::ConnectionAborted
+            | K::NotConnected
+            | K::BrokenPipe
+            | K::UnexpectedEof
+            | K::AddrNotAvailable
+            | K::HostUnreachable
+            | K::NetworkUnreachable
+            | K::NetworkDown => ErrorKind::Unavailable,
+            K::PermissionDenied | K::ReadOnlyFilesystem => ErrorKind::PermissionDenied,
+            K::FileTooLarge => ErrorKind::TooLarge,
+            K::InvalidData => ErrorKind::InvalidData,
+            _ => ErrorKind::Io,
+        }
+    }
+}
+
 /// A boxed error from a backend's own client library, kept as the source of an [`Error`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -110,8 +211,25 @@ pub enum Error {
         /// What was asked.
         operation: Operation,
     },
+    /// A key or value is larger than the store (or the configured limit) accepts. Checked
+    /// before anything is sent or written, so nothing changed.
+    #[error("{backend} database: {operation} refused at {location}: the {what} is {size} bytes, more than the {limit} bytes allowed")]
+    TooLarge {
+        /// The backend's name.
+        backend: &'static str,
+        /// What was asked.
+        operation: Operation,
+        /// The server, bucket, table or path involved (never a credential).
+        location: String,
+        /// What is too large (`"value"`, `"key"`, `"item"`, ...).
+        what: &'static str,
+        /// Its size in bytes.
+        size: u64,
+        /// The largest size allowed, in bytes.
+        limit: u64,
+    },
     /// Any other failure reported by a backend's client library.
-    #[error("{backend} database: {operation} failed at {location}: {source}")]
+    #[error("{backend} database: {operation} failed at {location}: {kind}: {source}")]
     Backend {
         /// The backend's name.
         backend: &'static str,
@@ -119,6 +237,8 @@ pub enum Error {
         operation: Operation,
         /// The server, bucket, table or path involved (never a credential).
         location: String,
+        /// What kind of failure it is.
+        kind: ErrorKind,
         /// Whether retrying may succeed.
         temporary: bool,
         /// The client library's error.
@@ -145,25 +265,33 @@ impl Error {
 
     /// Whether retrying the same call may succeed: time-outs, interrupted or refused
     /// connections and errors a backend marked temporary. Configuration errors, read-only
-    /// refusals and unsupported operations are never temporary.
+    /// refusals, values that are too large and unsupported operations are never temporary.
     pub fn is_temporary(&self) -> bool {
-        use std::io::ErrorKind as K;
         match self {
             Error::Timeout { .. } => true,
             Error::Backend { temporary, .. } => *temporary,
-            Error::Io { source, .. } => matches!(
-                source.kind(),
-                K::Interrupted
-                    | K::TimedOut
-                    | K::WouldBlock
-                    | K::ConnectionRefused
-                    | K::ConnectionReset
-                    | K::ConnectionAborted
-                    | K::NotConnected
-                    | K::BrokenPipe
-                    | K::UnexpectedEof
-            ),
+            Error::Io { source, .. } => {
+                source.kind() == std::io::ErrorKind::Interrupted
+                    || matches!(
+                        ErrorKind::of_io(source),
+                        ErrorKind::Timeout | ErrorKind::Unavailable
+                    )
+            }
             _ => false,
+        }
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::NotSupported { .. } => ErrorKind::NotSupported,
+            Error::ReadOnly { .. } => ErrorKind::ReadOnly,
+            Error::Io { source, .. } => ErrorKind::of_io(source),
+            Error::Timeout { .. } => ErrorKind::Timeout,
+            Error::InvalidConfig { .. } => ErrorKind::InvalidConfig,
+            Error::Closed { .. } => ErrorKind::Closed,
+            Error::TooLarge { .. } => ErrorKind::TooLarge,
+            Error::Backend { kind, .. } => *kind,
         }
     }
 
@@ -176,6 +304,7 @@ impl Error {
             | Error::Timeout { backend, .. }
             | Error::InvalidConfig { backend, .. }
             | Error::Closed { backend, .. }
+            | Error::TooLarge { backend, .. }
             | Error::Backend { backend, .. } => backend,
         }
     }
@@ -188,6 +317,7 @@ impl Error {
             | Error::Io { operation, .. }
             | Error::Timeout { operation, .. }
             | Error::Closed { operation, .. }
+            | Error::TooLarge { operation, .. }
             | Error::Backend { operation, .. } => Some(*operation),
             Error::InvalidConfig { .. } => None,
         }
@@ -241,5 +371,26 @@ mod tests {
         };
         assert!(!ro.is_temporary());
         assert!(ro.to_string().contains("ReadOnly"));
+        assert_eq!(ro.kind(), ErrorKind::ReadOnly);
+        assert_eq!(refused.kind(), ErrorKind::Unavailable);
+        assert_eq!(timeout.kind(), ErrorKind::Timeout);
+        let denied = Error::io(
+            "directory",
+            Operation::Save,
+            "/x",
+            std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        );
+        assert_eq!(denied.kind(), ErrorKind::PermissionDenied);
+        assert!(!denied.is_temporary());
+        let auth = Error::Backend {
+            backend: "redis",
+            operation: Operation::Save,
+            location: "127.0.0.1:1/0".into(),
+            kind: ErrorKind::Unauthenticated,
+            temporary: false,
+            source: "WRONGPASS".into(),
+        };
+        assert_eq!(auth.kind(), ErrorKind::Unauthenticated);
+        assert!(auth.to_string().contains("authentication failed"), "{auth}");
     }
 }

@@ -6,8 +6,7 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use exampledb_core::bytes::Bytes;
 use exampledb_core::{
@@ -15,6 +14,7 @@ use exampledb_core::{
 };
 use exampledb_testkit::conformance::{assert_same_events, collect_events};
 use exampledb_testkit::interop::change_sequence_events;
+use exampledb_testkit::process::{check_patterned, child_role, child_test, patterned};
 
 const METAKEYS: &str = "04e6b3400353b141";
 
@@ -186,46 +186,60 @@ async fn unreadable_value_file_is_skipped_and_others_returned() {
 }
 
 #[tokio::test]
-async fn temp_files_are_never_fetched_and_stale_ones_are_removed() {
+async fn temporary_files_live_beside_the_root_and_leftovers_go_at_the_next_write() {
     let tmp = tempfile::tempdir().unwrap();
-    let db = DirectoryDatabase::open(tmp.path()).unwrap();
+    let root = tmp.path().join("examples");
+    let temp_dir = tmp.path().join(".exampledb-tmp-examples");
+    let db = DirectoryDatabase::builder(&root)
+        .unnamed_temp_files(false)
+        .build()
+        .unwrap();
     db.save(b"k", b"v").await.unwrap();
-    let dir = tmp.path().join(hypothesis_hash(b"k"));
-    let stale = dir.join(".tmp-exampledb-999-0");
-    let fresh = dir.join(".tmp-exampledb-999-1");
-    fs::write(&stale, b"partial").unwrap();
-    fs::write(&fresh, b"partial").unwrap();
-    let old = SystemTime::now() - Duration::from_secs(2 * 3600);
-    fs::File::options()
-        .write(true)
-        .open(&stale)
-        .unwrap()
-        .set_modified(old)
-        .unwrap();
+    assert!(
+        temp_dir.is_dir(),
+        "the temporary directory is beside the root"
+    );
+    assert_eq!(fs::read_dir(&temp_dir).unwrap().count(), 0);
+    // A killed writer's leftover (nobody holds its lock) and a live writer's file.
+    let leftover = temp_dir.join(".tmp-exampledb-999-0-0123456789abcdef");
+    let live = temp_dir.join(".tmp-exampledb-999-1-0123456789abcdef");
+    fs::write(&leftover, b"partial").unwrap();
+    fs::write(&live, b"partial").unwrap();
+    let held = fs::File::open(&live).unwrap();
+    held.lock().unwrap();
+    // A file that looks like a temporary file inside a key directory is never a value.
+    let dir = root.join(hypothesis_hash(b"k"));
+    fs::write(dir.join(".tmp-exampledb-1-2"), b"partial").unwrap();
     assert_eq!(db.fetch(b"k").await.unwrap(), vec![Bytes::from("v")]);
-    assert!(!stale.exists(), "a stale temporary file is removed");
-    assert!(fresh.exists(), "a fresh one may still be being written");
-    fs::File::options()
-        .write(true)
-        .open(&fresh)
-        .unwrap()
-        .set_modified(old)
+    // Another process's first write through named temporary files sweeps leftovers.
+    let other = DirectoryDatabase::builder(&root)
+        .unnamed_temp_files(false)
+        .build()
         .unwrap();
+    other.save(b"k", b"w").await.unwrap();
+    assert!(
+        !leftover.exists(),
+        "a killed writer's file is removed at once"
+    );
+    assert!(live.exists(), "a live writer's file stays");
+    drop(held);
     assert_eq!(db.remove_stale_temp_files().unwrap(), 1);
+    assert!(!live.exists());
 }
 
 #[tokio::test]
 async fn no_temporary_files_are_left_behind() {
     for unnamed in [true, false] {
         let tmp = tempfile::tempdir().unwrap();
-        let db = DirectoryDatabase::builder(tmp.path())
+        let root = tmp.path().join("examples");
+        let db = DirectoryDatabase::builder(&root)
             .unnamed_temp_files(unnamed)
             .build()
             .unwrap();
         for i in 0..50u8 {
             db.save(b"k", &[i]).await.unwrap();
         }
-        let names = files_under(tmp.path());
+        let names = files_under(&root);
         assert_eq!(names.len(), 51);
         assert!(names.iter().all(|n| !n.contains("/.")), "{names:?}");
     }
@@ -268,18 +282,16 @@ async fn changes_by_another_writer_are_reported() {
 /// Entry point for the writer processes of `processes_never_see_partial_values`.
 #[test]
 fn writer_process_entry() {
-    let Ok(root) = std::env::var("EXAMPLEDB_TEST_WRITER_ROOT") else {
+    let Some(role) = child_role() else {
         return; // only runs as a child
     };
-    let id: u32 = std::env::var("EXAMPLEDB_TEST_WRITER_ID")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let (root, id) = role.split_once('|').unwrap();
+    let id: u32 = id.parse().unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
     rt.block_on(async {
-        let db = DirectoryDatabase::open(&root).unwrap();
+        let db = DirectoryDatabase::open(root).unwrap();
         for i in 0..60u32 {
             let value = patterned(id * 1000 + i);
             db.save(b"shared", &value).await.unwrap();
@@ -290,45 +302,17 @@ fn writer_process_entry() {
     });
 }
 
-/// A value that says how long it is and what it holds, so a truncated read shows.
-fn patterned(seed: u32) -> Vec<u8> {
-    let len = 64 * 1024 + (seed as usize * 7919) % (192 * 1024);
-    let mut v = Vec::with_capacity(len + 8);
-    v.extend_from_slice(&(len as u64).to_le_bytes());
-    v.extend((0..len).map(|i| (i as u32).wrapping_mul(31).wrapping_add(seed) as u8));
-    v
-}
-
-fn check_patterned(v: &[u8]) -> bool {
-    if v.len() < 8 {
-        return false;
-    }
-    let len = u64::from_le_bytes(v[..8].try_into().unwrap()) as usize;
-    // The first payload byte is the seed's low byte; the rest follow from it.
-    v.len() == len + 8
-        && v[8..]
-            .iter()
-            .enumerate()
-            .all(|(i, &b)| b == (i as u32).wrapping_mul(31).wrapping_add(u32::from(v[8])) as u8)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn processes_never_see_partial_values() {
     let tmp = tempfile::tempdir().unwrap();
-    let exe = std::env::current_exe().unwrap();
     let mut children: Vec<_> = (0..4)
         .map(|id| {
-            Command::new(&exe)
-                .args([
-                    "--exact",
-                    "writer_process_entry",
-                    "--nocapture",
-                    "--test-threads=1",
-                ])
-                .env("EXAMPLEDB_TEST_WRITER_ROOT", tmp.path())
-                .env("EXAMPLEDB_TEST_WRITER_ID", id.to_string())
-                .spawn()
-                .unwrap()
+            child_test(
+                "writer_process_entry",
+                &format!("{}|{id}", tmp.path().display()),
+            )
+            .spawn()
+            .unwrap()
         })
         .collect();
     let db = DirectoryDatabase::open(tmp.path()).unwrap();

@@ -73,8 +73,9 @@ async fn rust_writes_python_reads() {
     };
     for unnamed in [true, false] {
         let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("examples");
         let ops = workload();
-        let db = DirectoryDatabase::builder(tmp.path())
+        let db = DirectoryDatabase::builder(&root)
             .unnamed_temp_files(unnamed)
             .build()
             .unwrap();
@@ -84,8 +85,7 @@ async fn rust_writes_python_reads() {
         let all_keys = workload_keys(&ops);
         let keys_json = Value::Array(all_keys.iter().map(|k| json!(hex(k))).collect()).to_string();
         let out: Value =
-            serde_json::from_str(&py.run(PY_READ, &[tmp.path().to_str().unwrap()], &keys_json))
-                .unwrap();
+            serde_json::from_str(&py.run(PY_READ, &[root.to_str().unwrap()], &keys_json)).unwrap();
         let py_state: BTreeMap<String, BTreeSet<String>> =
             serde_json::from_value(out["state"].clone()).unwrap();
         assert_eq!(

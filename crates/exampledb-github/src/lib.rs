@@ -560,6 +560,7 @@ impl Inner {
             backend: BACKEND,
             operation,
             location: self.location(),
+            kind: problem.kind(),
             temporary: problem.is_temporary(),
             source: Box::new(problem),
         }

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use exampledb_core::ErrorKind;
+
 /// Why CI's database could not be downloaded or read.
 ///
 /// By default a problem is logged as a `tracing` warning and the database falls back to
@@ -158,6 +160,25 @@ impl Problem {
         }
     }
 
+    /// The [`ErrorKind`] a caller acts on.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Problem::Unauthorized { .. } => ErrorKind::Unauthenticated,
+            Problem::RateLimited { .. } => ErrorKind::RateLimited,
+            Problem::Forbidden { .. } => ErrorKind::PermissionDenied,
+            Problem::NotFound { .. } | Problem::Gone { .. } | Problem::NoArtifact { .. } => {
+                ErrorKind::NotFound
+            }
+            Problem::Status { status, .. } if *status >= 500 => ErrorKind::Unavailable,
+            Problem::Status { .. } | Problem::MalformedResponse { .. } => ErrorKind::Protocol,
+            Problem::Network { .. } | Problem::Truncated { .. } => ErrorKind::Unavailable,
+            Problem::Timeout { .. } => ErrorKind::Timeout,
+            Problem::DownloadTooLarge { .. } => ErrorKind::TooLarge,
+            Problem::CorruptArchive { .. } | Problem::ArchiveLimit { .. } => ErrorKind::InvalidData,
+            Problem::Cache { .. } => ErrorKind::Io,
+        }
+    }
+
     pub(crate) fn cache(path: impl Into<PathBuf>, e: &std::io::Error) -> Self {
         Problem::Cache {
             path: path.into(),
@@ -224,11 +245,16 @@ mod tests {
         }
         .is_temporary());
         assert!(!Problem::Unauthorized { url: url.clone() }.is_temporary());
+        assert_eq!(
+            Problem::Unauthorized { url: url.clone() }.kind(),
+            ErrorKind::Unauthenticated
+        );
         let limited = Problem::RateLimited {
             url,
             reset_at: Some(42),
         };
         assert!(limited.is_temporary());
+        assert_eq!(limited.kind(), ErrorKind::RateLimited);
         assert!(limited.to_string().contains("Unix time 42"));
     }
 }

@@ -447,6 +447,7 @@ impl RedisDatabase {
             backend: BACKEND,
             operation,
             location: self.inner.server.clone(),
+            kind: exampledb_core::ErrorKind::Other,
             temporary,
             source: Box::new(e),
         }
@@ -462,6 +463,7 @@ impl RedisDatabase {
                 backend: BACKEND,
                 operation,
                 location: self.inner.server.clone(),
+                kind: exampledb_core::ErrorKind::Other,
                 temporary: false,
                 source: other.to_string().into(),
             },

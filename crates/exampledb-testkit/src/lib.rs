@@ -6,6 +6,8 @@
 //!   runs against its own store: a model-based property test against an in-memory model,
 //!   listener conformance, concurrent writers and edge cases. Backend differences are
 //!   [`Capabilities`], not copies of the tests.
+//! - [`process`]: child processes running one test function (to race, kill and restart
+//!   real processes) and values that show a partial read.
 //! - [`python`]: a Python venv with Hypothesis, created on first use under the cargo
 //!   target directory, for interop tests against the real Python implementation.
 //! - [`require_services`]: whether a missing service fails the test (under
@@ -18,6 +20,7 @@ pub mod conformance;
 #[cfg(feature = "github")]
 pub mod github;
 pub mod interop;
+pub mod process;
 pub mod python;
 pub mod services;
 

@@ -7,7 +7,6 @@
 //! emptied before its watch was added) expire.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -25,37 +24,39 @@ pub(super) enum Kind {
     Went,
 }
 
+/// Expected events by value file, named `<key dir>/<value file>` relative to the root (so
+/// that a relative root and the watcher's absolute paths agree).
 #[derive(Debug, Default)]
 pub(super) struct OwnChanges {
-    expected: Mutex<HashMap<PathBuf, Vec<(Kind, Instant)>>>,
+    expected: Mutex<HashMap<String, Vec<(Kind, Instant)>>>,
 }
 
 impl OwnChanges {
     /// Registers an event about to be caused.
-    pub(super) fn expect(&self, path: &Path, kind: Kind) {
+    pub(super) fn expect(&self, name: &str, kind: Kind) {
         lock(&self.expected)
-            .entry(path.to_path_buf())
+            .entry(name.to_owned())
             .or_default()
             .push((kind, Instant::now()));
     }
 
     /// Withdraws a registration whose change did not happen after all.
-    pub(super) fn cancel(&self, path: &Path, kind: Kind) {
+    pub(super) fn cancel(&self, name: &str, kind: Kind) {
         let mut map = lock(&self.expected);
-        if let Some(list) = map.get_mut(path) {
+        if let Some(list) = map.get_mut(name) {
             if let Some(i) = list.iter().rposition(|(k, _)| *k == kind) {
                 list.remove(i);
             }
             if list.is_empty() {
-                map.remove(path);
+                map.remove(name);
             }
         }
     }
 
     /// Whether the watcher's event was this process's own (and forgets it).
-    pub(super) fn consume(&self, path: &Path, kind: Kind) -> bool {
+    pub(super) fn consume(&self, name: &str, kind: Kind) -> bool {
         let mut map = lock(&self.expected);
-        let Some(list) = map.get_mut(path) else {
+        let Some(list) = map.get_mut(name) else {
             return false;
         };
         list.retain(|(_, at)| at.elapsed() < EXPIRY);
@@ -64,7 +65,7 @@ impl OwnChanges {
             .position(|(k, _)| *k == kind)
             .map(|i| list.remove(i));
         if list.is_empty() {
-            map.remove(path);
+            map.remove(name);
         }
         found.is_some()
     }

@@ -1,14 +1,15 @@
 //! File-system watching for [`super::DirectoryDatabase::subscribe`].
 //!
-//! A `notify` watcher on the root feeds a dedicated thread, which turns file events into
-//! [`ChangeEvent`]s: it maps each key directory's hashed name back to the key through the
-//! meta-keys entry, pairs the two halves of a rename, and rescans key directories created
-//! while it watched (files written into a new directory before its watch was added would
-//! otherwise be missed).
+//! A `notify` watcher on the root (at its absolute path, links not followed) feeds a
+//! dedicated thread, which turns file events into [`ChangeEvent`]s: it maps each key
+//! directory's hashed name back to the key through the meta-keys entry, pairs the two
+//! halves of a rename, rescans key directories created while it watched (files written
+//! into a new directory before its watch was added would otherwise be missed), and holds
+//! back values whose key has no meta-keys entry yet until the entry appears. It reads
+//! files with the same rules as fetch: regular files only, never blocking, bounded.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread;
@@ -18,9 +19,10 @@ use bytes::Bytes;
 use notify::event::{CreateKind, ModifyKind, RemoveKind, RenameMode};
 use notify::{Event, EventKind, RecursiveMode, Watcher};
 
+use super::fs::{read_path, read_values};
 use super::own::{Kind, OwnChanges};
-use super::{read_file, write};
-use crate::{is_hash_name, BoxError, ChangeEvent, ChangeSink, ListenerGuard};
+use crate::layout::{self, Entry as LayoutEntry};
+use crate::{BoxError, ChangeEvent, ChangeSink, ListenerGuard};
 
 /// How long after a key directory appears it is scanned a second time: by then its watch
 /// is certainly in place.
@@ -32,6 +34,8 @@ const IDLE_CHECK: Duration = Duration::from_millis(500);
 /// Bounds of the cache of value contents the watcher has read.
 const CONTENT_CACHE_ENTRIES: usize = 4096;
 const CONTENT_CACHE_BYTES: usize = 32 << 20;
+/// Values held back for keys whose meta-keys entry has not appeared yet, at most.
+const ORPHANS_MAX: usize = 4096;
 
 /// Contents of value files the watcher has read, by file name. A value file's name is
 /// the hash of its content, so when another process deletes or moves a file whose content
@@ -61,8 +65,7 @@ impl ContentCache {
         }
     }
 
-    fn get(&self, path: &Path) -> Option<Bytes> {
-        let name = path.file_name()?.to_str()?;
+    fn get(&self, name: &str) -> Option<Bytes> {
         self.by_name.get(name).cloned()
     }
 }
@@ -70,20 +73,26 @@ impl ContentCache {
 /// Starts watching `root`; the returned guard stops it when dropped.
 pub(super) fn start(
     root: &Path,
-    metakeys_dir: &Path,
+    max_value_size: u64,
     own: Arc<OwnChanges>,
     sink: ChangeSink,
 ) -> Result<Option<ListenerGuard>, BoxError> {
+    // notify reports absolute paths; watching the absolute root makes them comparable.
+    let root = std::path::absolute(root)?;
     let (tx, rx) = mpsc::channel();
-    let mut watcher = notify::recommended_watcher(tx)?;
+    let config = notify::Config::default().with_follow_symlinks(false);
+    let mut watcher = notify::RecommendedWatcher::new(tx, config)?;
     // The map is read after the watch is in place, so no meta-keys entry is missed.
-    watcher.watch(root, RecursiveMode::Recursive)?;
+    watcher.watch(&root, RecursiveMode::Recursive)?;
     let mut worker = Worker {
-        root: root.to_path_buf(),
-        metakeys_dir: metakeys_dir.to_path_buf(),
+        metakeys_dir: root.join(layout::METAKEYS_DIR),
+        root,
+        max_value_size,
         hash_to_key: HashMap::new(),
         seen: HashSet::new(),
         contents: ContentCache::default(),
+        orphans: HashMap::new(),
+        orphan_count: 0,
         pending_from: None,
         rescans: Vec::new(),
         own: Arc::clone(&own),
@@ -113,25 +122,40 @@ impl<W> Drop for Guard<W> {
 }
 
 /// What a path inside the root is.
-enum Entry<'a> {
-    /// A value file: the key directory's name.
-    Value { key_hash: &'a str },
-    /// A meta-keys entry: its file name (the key's hash).
-    MetaKey { key_hash: &'a str },
-    /// A key directory (a direct child of the root).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Entry {
+    /// A value file `<key_dir>/<file>`.
+    Value { key_dir: String, file: String },
+    /// A meta-keys entry: its file name (the key's directory name).
+    MetaKey { key_dir: String },
+    /// A key directory (a direct child of the root with a hash name).
     KeyDir,
     /// Anything else: temporary files, stray files, deeper paths.
     Other,
 }
 
+impl Entry {
+    /// `<key dir>/<file>` of a value, as the database names its own changes.
+    fn own_name(&self) -> Option<String> {
+        match self {
+            Entry::Value { key_dir, file } => Some(format!("{key_dir}/{file}")),
+            _ => None,
+        }
+    }
+}
+
 struct Worker {
     root: PathBuf,
     metakeys_dir: PathBuf,
+    max_value_size: u64,
     hash_to_key: HashMap<String, Bytes>,
     /// Value files reported as saved and not since deleted: a file found both by a
     /// directory rescan and by its own create event is reported once.
-    seen: HashSet<PathBuf>,
+    seen: HashSet<String>,
     contents: ContentCache,
+    /// Value files (by key directory) that appeared before their key's meta-keys entry.
+    orphans: HashMap<String, Vec<String>>,
+    orphan_count: usize,
     pending_from: Option<(Option<usize>, PathBuf, Instant)>,
     rescans: Vec<(PathBuf, Instant)>,
     own: Arc<OwnChanges>,
@@ -164,51 +188,49 @@ impl Worker {
         }
     }
 
-    fn classify<'p>(&self, path: &'p Path) -> Entry<'p> {
-        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+    fn classify(&self, path: &Path) -> Entry {
+        let Ok(relative) = path.strip_prefix(&self.root) else {
             return Entry::Other;
         };
-        let Some(parent) = path.parent() else {
-            return Entry::Other;
-        };
-        if parent == self.root {
-            return if is_hash_name(name) {
-                Entry::KeyDir
-            } else {
-                Entry::Other
-            };
-        }
-        if write::is_temp_name(name) || parent.parent() != Some(self.root.as_path()) {
-            return Entry::Other;
-        }
-        let Some(dir_name) = parent.file_name().and_then(|n| n.to_str()) else {
-            return Entry::Other;
-        };
-        if parent == self.metakeys_dir {
-            Entry::MetaKey { key_hash: name }
-        } else {
-            Entry::Value { key_hash: dir_name }
+        let mut parts = relative.components().map(|c| match c {
+            Component::Normal(name) => name.to_str(),
+            _ => None,
+        });
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(Some(dir)), None, _) if layout::is_hash_name(dir) => Entry::KeyDir,
+            (Some(Some(dir)), Some(Some(file)), None) => match layout::classify(dir, file) {
+                LayoutEntry::Value {
+                    key_dir,
+                    value_file,
+                } => Entry::Value {
+                    key_dir: key_dir.to_owned(),
+                    file: value_file.to_owned(),
+                },
+                LayoutEntry::MetaKey { key_dir } => Entry::MetaKey {
+                    key_dir: key_dir.to_owned(),
+                },
+                LayoutEntry::Other => Entry::Other,
+            },
+            _ => Entry::Other,
         }
     }
 
     fn load_metakeys(&mut self) {
-        let Ok(entries) = fs::read_dir(&self.metakeys_dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            if let (Some(name), Ok(key)) = (entry.file_name().to_str(), read_file(&entry.path())) {
-                self.hash_to_key.insert(name.to_owned(), Bytes::from(key));
+        if let Ok(listing) = read_values(&self.metakeys_dir, self.max_value_size) {
+            for (name, key) in listing.values {
+                self.hash_to_key.insert(name, key);
             }
         }
     }
 
-    fn key_for(&mut self, key_hash: &str) -> Option<Bytes> {
-        if let Some(key) = self.hash_to_key.get(key_hash) {
+    fn key_for(&mut self, key_dir: &str) -> Option<Bytes> {
+        if let Some(key) = self.hash_to_key.get(key_dir) {
             return Some(key.clone());
         }
         // The meta-keys entry's own event may not have been handled yet.
-        let key = Bytes::from(read_file(&self.metakeys_dir.join(key_hash)).ok()?);
-        self.hash_to_key.insert(key_hash.to_owned(), key.clone());
+        let key =
+            Bytes::from(read_path(&self.metakeys_dir.join(key_dir), self.max_value_size).ok()?);
+        self.hash_to_key.insert(key_dir.to_owned(), key.clone());
         Some(key)
     }
 
@@ -272,88 +294,140 @@ impl Worker {
                 self.rescans
                     .push((path.to_path_buf(), Instant::now() + RESCAN_AFTER));
             }
-            Entry::MetaKey { key_hash } => {
-                if let Ok(key) = read_file(path) {
-                    self.hash_to_key
-                        .insert(key_hash.to_owned(), Bytes::from(key));
+            Entry::MetaKey { key_dir } => {
+                if let Ok(key) = read_path(path, self.max_value_size) {
+                    self.hash_to_key.insert(key_dir.clone(), Bytes::from(key));
+                    self.release_orphans(&key_dir);
                 }
             }
-            Entry::Value { key_hash } => {
-                if self.seen.contains(path) {
-                    return;
-                }
-                if self.own.consume(path, Kind::Appeared) {
-                    // Reported by the save itself.
-                    self.seen.insert(path.to_path_buf());
-                    return;
-                }
-                let Some(key) = self.key_for(key_hash) else {
-                    tracing::debug!(path = %path.display(), "value file for a key with no meta-keys entry; not reported");
-                    return;
-                };
-                // A file removed again before we read it was never a visible change.
-                if let Ok(value) = read_file(path) {
-                    let value = Bytes::from(value);
-                    if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
-                        self.contents.insert(name, &value);
-                    }
-                    self.seen.insert(path.to_path_buf());
-                    self.emit(ChangeEvent::Saved { key, value });
-                }
-            }
+            entry @ Entry::Value { .. } => self.value_appeared(&entry, None),
             Entry::Other => {}
         }
     }
 
+    /// The value file `entry` appeared; `content` when already read.
+    fn value_appeared(&mut self, entry: &Entry, content: Option<Bytes>) {
+        let (Entry::Value { key_dir, file }, Some(name)) = (entry, entry.own_name()) else {
+            return;
+        };
+        if self.seen.contains(&name) {
+            return;
+        }
+        if self.own.consume(&name, Kind::Appeared) {
+            // Reported by the save itself.
+            self.seen.insert(name);
+            return;
+        }
+        let Some(key) = self.key_for(key_dir) else {
+            self.hold_orphan(key_dir, file);
+            return;
+        };
+        let value = match content {
+            Some(value) => value,
+            // A file removed again before we read it was never a visible change.
+            None => match read_path(&self.root.join(&name), self.max_value_size) {
+                Ok(value) => Bytes::from(value),
+                Err(_) => return,
+            },
+        };
+        self.contents.insert(file, &value);
+        self.seen.insert(name);
+        self.emit(ChangeEvent::Saved { key, value });
+    }
+
+    /// Holds back a value whose key has no meta-keys entry (yet): a save in another
+    /// process writes the entry before the value, but a repair can come just after it.
+    fn hold_orphan(&mut self, key_dir: &str, file: &str) {
+        if self.orphan_count >= ORPHANS_MAX {
+            tracing::debug!(
+                key_dir,
+                file,
+                "value file for a key with no meta-keys entry; not reported"
+            );
+            return;
+        }
+        let files = self.orphans.entry(key_dir.to_owned()).or_default();
+        if !files.iter().any(|f| f == file) {
+            files.push(file.to_owned());
+            self.orphan_count += 1;
+        }
+    }
+
+    fn release_orphans(&mut self, key_dir: &str) {
+        let Some(files) = self.orphans.remove(key_dir) else {
+            return;
+        };
+        self.orphan_count -= files.len();
+        for file in files {
+            let entry = Entry::Value {
+                key_dir: key_dir.to_owned(),
+                file,
+            };
+            self.value_appeared(&entry, None);
+        }
+    }
+
     fn removed(&mut self, path: &Path) {
-        if let Entry::Value { key_hash } = self.classify(path) {
-            self.seen.remove(path);
-            if self.own.consume(path, Kind::Went) {
-                return; // reported by the delete itself
-            }
-            if let Some(key) = self.key_for(key_hash) {
-                // Another process removed it: the content is gone with the file, and is
-                // known only if the watcher read it earlier.
-                let value = self.contents.get(path);
-                self.emit(ChangeEvent::Deleted { key, value });
-            }
+        let entry = self.classify(path);
+        let (Entry::Value { key_dir, file }, Some(name)) = (&entry, entry.own_name()) else {
+            return;
+        };
+        self.seen.remove(&name);
+        if let Some(files) = self.orphans.get_mut(key_dir.as_str()) {
+            let before = files.len();
+            files.retain(|f| f != file);
+            self.orphan_count -= before - files.len();
+        }
+        if self.own.consume(&name, Kind::Went) {
+            return; // reported by the delete itself
+        }
+        if let Some(key) = self.key_for(key_dir) {
+            // Another process removed it: the content is gone with the file, and is
+            // known only if the watcher read it earlier.
+            let value = self.contents.get(file);
+            self.emit(ChangeEvent::Deleted { key, value });
         }
     }
 
     /// A rename inside the root, from `src` to `dest`.
     fn moved(&mut self, src: &Path, dest: &Path) {
-        let Entry::Value { key_hash: src_hash } = self.classify(src) else {
+        let src_entry = self.classify(src);
+        let (
+            Entry::Value {
+                key_dir: src_dir, ..
+            },
+            Some(src_name),
+        ) = (&src_entry, src_entry.own_name())
+        else {
             // From a temporary file (or a stray name): the value just appeared at dest.
             self.appeared(dest);
             return;
         };
-        if self.own.consume(src, Kind::Went) {
+        let dest_entry = self.classify(dest);
+        if self.own.consume(&src_name, Kind::Went) {
             // This process's own move, reported by the move itself.
-            self.seen.remove(src);
-            if !self.own.consume(dest, Kind::Appeared) {
-                self.appeared(dest);
-            } else {
-                self.seen.insert(dest.to_path_buf());
+            self.seen.remove(&src_name);
+            match dest_entry.own_name() {
+                Some(dest_name) if self.own.consume(&dest_name, Kind::Appeared) => {
+                    self.seen.insert(dest_name);
+                }
+                _ => self.appeared(dest),
             }
             return;
         }
-        let Ok(value) = read_file(dest).map(Bytes::from) else {
+        let Ok(value) = read_path(dest, self.max_value_size).map(Bytes::from) else {
             self.removed(src);
             return;
         };
-        self.seen.remove(src);
-        if let Some(key) = self.key_for(src_hash) {
+        self.seen.remove(&src_name);
+        if let Some(key) = self.key_for(src_dir) {
             self.emit(ChangeEvent::Deleted {
                 key,
                 value: Some(value.clone()),
             });
         }
-        if let Entry::Value { key_hash } = self.classify(dest) {
-            if self.seen.insert(dest.to_path_buf()) {
-                if let Some(key) = self.key_for(key_hash) {
-                    self.emit(ChangeEvent::Saved { key, value });
-                }
-            }
+        if matches!(dest_entry, Entry::Value { .. }) {
+            self.value_appeared(&dest_entry, Some(value));
         }
     }
 
@@ -388,12 +462,21 @@ impl Worker {
         }
     }
 
+    /// Reports the values of the key directory `dir` not reported yet.
     fn scan(&mut self, dir: &Path) {
-        let Ok(entries) = fs::read_dir(dir) else {
+        let Ok(listing) = read_values(dir, self.max_value_size) else {
             return;
         };
-        for entry in entries.flatten() {
-            self.appeared(&entry.path());
+        for (file, value) in listing.values {
+            let entry = self.classify(&dir.join(&file));
+            match entry {
+                Entry::Value { .. } => self.value_appeared(&entry, Some(value)),
+                Entry::MetaKey { key_dir } => {
+                    self.hash_to_key.insert(key_dir.clone(), value);
+                    self.release_orphans(&key_dir);
+                }
+                _ => {}
+            }
         }
     }
 }

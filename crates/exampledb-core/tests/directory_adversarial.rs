@@ -1,0 +1,728 @@
+//! The directory database tried as an adversary would: writers killed mid-write while a
+//! Rust and a Python reader run, processes racing on one key, FIFOs, links out of the root,
+//! huge files, a damaged layout, a full disk, and change events at Hypothesis's default
+//! (relative) location. Each test here failed before the fix it guards.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use exampledb_core::bytes::Bytes;
+use exampledb_core::directory::STORAGE_DIRECTORY_ENV;
+use exampledb_core::layout::{key_dir, metakey_path, value_path, METAKEYS_DIR};
+use exampledb_core::{ChangeEvent, DirectoryDatabase, Error, ExampleDatabase};
+use exampledb_testkit::conformance::{assert_same_events, collect_events};
+use exampledb_testkit::process::{
+    check_patterned, child_role, child_test, patterned, PY_CHECK_PATTERNED,
+};
+use exampledb_testkit::python::Python;
+use exampledb_testkit::{hex, unhex};
+use futures_util::StreamExt;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+}
+
+/// Runs `f` on its own thread and waits at most `limit` for it: a call that hangs fails
+/// the test instead of hanging it.
+fn within<T: Send + 'static>(
+    limit: Duration,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("{what} did not return within {limit:?}"))
+}
+
+/// The lines a child prints, as they come.
+fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// What follows `marker` in the next line that holds it (the test harness may print its
+/// own text before a child's output on the same line).
+fn next_line_with(rx: &mpsc::Receiver<String>, marker: &str, limit: Duration) -> String {
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("no line with {marker:?} within {limit:?}"));
+        if let Some(at) = line.find(marker) {
+            return line[at + marker.len()..].to_owned();
+        }
+    }
+}
+
+fn event_line(event: &ChangeEvent) -> String {
+    match event {
+        ChangeEvent::Saved { key, value } => format!("save {} {}", hex(key), hex(value)),
+        ChangeEvent::Deleted { key, value } => format!(
+            "delete {} {}",
+            hex(key),
+            value.as_ref().map_or("-".into(), |v| hex(v))
+        ),
+    }
+}
+
+fn parse_event(line: &str) -> ChangeEvent {
+    let parts: Vec<&str> = line.split(' ').collect();
+    let key = Bytes::from(unhex(parts[1]));
+    match parts[0] {
+        "save" => ChangeEvent::Saved {
+            key,
+            value: Bytes::from(unhex(parts[2])),
+        },
+        _ => ChangeEvent::Deleted {
+            key,
+            value: (parts[2] != "-").then(|| Bytes::from(unhex(parts[2]))),
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. Change events at the default, relative location.
+
+/// Child of `default_relative_location_reports_other_processes_changes`: listens at
+/// Hypothesis's default location, relative to its working directory, and prints each
+/// event it hears.
+#[test]
+fn listen_at_default_location_entry() {
+    let Some(count) = child_role() else { return };
+    let count: usize = count.parse().unwrap();
+    runtime().block_on(async {
+        let db = DirectoryDatabase::default_location().unwrap();
+        assert!(db.root().is_relative(), "{:?}", db.root());
+        let mut events = db.subscribe().unwrap();
+        println!("ready");
+        for _ in 0..count {
+            match tokio::time::timeout(Duration::from_secs(20), events.next()).await {
+                Ok(Some(event)) => println!("event {}", event_line(&event)),
+                _ => return,
+            }
+        }
+    });
+}
+
+#[test]
+fn default_relative_location_reports_other_processes_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = |s: &str| Bytes::copy_from_slice(s.as_bytes());
+    let want = vec![
+        ChangeEvent::Saved {
+            key: b("k"),
+            value: b("v1"),
+        },
+        ChangeEvent::Saved {
+            key: b("k"),
+            value: b("v2"),
+        },
+        ChangeEvent::Deleted {
+            key: b("k"),
+            value: Some(b("v1")),
+        },
+        ChangeEvent::Deleted {
+            key: b("k"),
+            value: Some(b("v2")),
+        },
+        ChangeEvent::Saved {
+            key: b("k.secondary"),
+            value: b("v2"),
+        },
+    ];
+    let mut child = child_test("listen_at_default_location_entry", &want.len().to_string())
+        .current_dir(tmp.path())
+        .env_remove(STORAGE_DIRECTORY_ENV)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = lines_of(&mut child);
+    next_line_with(&lines, "ready", Duration::from_secs(30));
+    runtime().block_on(async {
+        // Another process, writing at the same place by its absolute path.
+        let db = DirectoryDatabase::open(tmp.path().join(".hypothesis/examples")).unwrap();
+        db.save(b"k", b"v1").await.unwrap();
+        db.save(b"k", b"v2").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        db.delete(b"k", b"v1").await.unwrap();
+        db.move_value(b"k", b"k.secondary", b"v2").await.unwrap();
+    });
+    let got: Vec<ChangeEvent> = (0..want.len())
+        .map(|_| parse_event(&next_line_with(&lines, "event ", Duration::from_secs(20))))
+        .collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_same_events(
+        &got,
+        &want,
+        "changes heard at the relative default location",
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. Writers killed mid-write while a Rust and a Python reader run.
+
+const KEY: &[u8] = b"shared";
+
+/// Child of `killed_writers_never_expose_partial_values`: saves patterned values (and
+/// deletes half of them) until it is killed.
+#[test]
+fn writer_until_killed_entry() {
+    let Some(role) = child_role() else { return };
+    let mut parts = role.split('|');
+    let root = parts.next().unwrap().to_owned();
+    let unnamed = parts.next().unwrap() == "unnamed";
+    let seed: u32 = parts.next().unwrap().parse().unwrap();
+    runtime().block_on(async {
+        let db = DirectoryDatabase::builder(root)
+            .unnamed_temp_files(unnamed)
+            .build()
+            .unwrap();
+        for i in 0u32.. {
+            let value = patterned(seed.wrapping_mul(7919).wrapping_add(i));
+            db.save(KEY, &value).await.unwrap();
+            if i % 2 == 1 {
+                db.delete(KEY, &value).await.unwrap();
+            }
+        }
+    });
+}
+
+const PY_READER: &str = r#"
+import json, os, sys
+from hypothesis.database import DirectoryBasedExampleDatabase
+db = DirectoryBasedExampleDatabase(sys.argv[1])
+key, stop = bytes.fromhex(sys.argv[2]), sys.argv[3]
+reads = values = 0
+bad = []
+print("ready", flush=True)
+while not os.path.exists(stop):
+    for v in db.fetch(key):
+        values += 1
+        if not check_patterned(v):
+            bad.append(len(v))
+    reads += 1
+print("result " + json.dumps({"reads": reads, "values": values, "bad": bad[:20], "bad_count": len(bad)}), flush=True)
+"#;
+
+/// A small deterministic random source (xorshift), seeded from the clock.
+struct Rng(u64);
+
+impl Rng {
+    fn new() -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+        Rng(nanos | 1)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+fn killed_writers_on(py: &Python, unnamed: bool, run_for: Duration) {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("examples");
+    let stop = tmp.path().join("stop");
+    let path_name = if unnamed { "unnamed" } else { "named" };
+
+    let script = format!("{PY_CHECK_PATTERNED}\n{PY_READER}");
+    let mut python = py
+        .command(
+            &script,
+            &[root.to_str().unwrap(), &hex(KEY), stop.to_str().unwrap()],
+        )
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let py_lines = lines_of(&mut python);
+    next_line_with(&py_lines, "ready", Duration::from_secs(60));
+
+    // The Rust reader: another database handle, as another process would have.
+    let done = Arc::new(AtomicBool::new(false));
+    let (rust_values, rust_bad) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let reader = {
+        let (root, done, values, bad) = (
+            root.clone(),
+            Arc::clone(&done),
+            Arc::clone(&rust_values),
+            Arc::clone(&rust_bad),
+        );
+        std::thread::spawn(move || {
+            runtime().block_on(async {
+                let db = DirectoryDatabase::open(&root).unwrap();
+                while !done.load(Ordering::Relaxed) {
+                    for v in db.fetch(KEY).await.unwrap() {
+                        values.fetch_add(1, Ordering::Relaxed);
+                        if !check_patterned(&v) {
+                            bad.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            })
+        })
+    };
+
+    let mut rng = Rng::new();
+    let started = Instant::now();
+    let mut kills = 0u32;
+    while started.elapsed() < run_for {
+        let mut writers: Vec<Child> = (0..2)
+            .map(|_| {
+                child_test(
+                    "writer_until_killed_entry",
+                    &format!("{}|{path_name}|{}", root.display(), rng.below(1 << 20)),
+                )
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap()
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(5 + rng.below(40)));
+        for w in &mut writers {
+            w.kill().unwrap(); // SIGKILL
+            w.wait().unwrap();
+            kills += 1;
+        }
+    }
+    done.store(true, Ordering::Relaxed);
+    reader.join().unwrap();
+    fs::write(&stop, b"").unwrap();
+    let result: serde_json::Value = serde_json::from_str(&next_line_with(
+        &py_lines,
+        "result ",
+        Duration::from_secs(30),
+    ))
+    .unwrap();
+    python.wait().unwrap();
+
+    let context = format!("{path_name} temporary files, {kills} writers killed");
+    assert_eq!(
+        result["bad_count"], 0,
+        "Python read partial values ({context}): {result}"
+    );
+    assert_eq!(
+        rust_bad.load(Ordering::Relaxed),
+        0,
+        "Rust read partial values ({context})"
+    );
+    assert!(
+        result["values"].as_u64().unwrap() > 0 && rust_values.load(Ordering::Relaxed) > 0,
+        "the readers overlapped the writers ({context}): {result}"
+    );
+    // Nothing but values in the key directory, and no killed writer's leftover survives
+    // the next writer's first write.
+    let key_dir_path = root.join(key_dir(KEY));
+    for entry in fs::read_dir(&key_dir_path).unwrap() {
+        let name = entry.unwrap().file_name();
+        assert!(
+            exampledb_core::is_hash_name(name.to_str().unwrap()),
+            "{name:?} in the key directory ({context})"
+        );
+    }
+    runtime().block_on(async {
+        let next = DirectoryDatabase::builder(&root)
+            .unnamed_temp_files(unnamed)
+            .build()
+            .unwrap();
+        next.save(b"after", b"x").await.unwrap();
+    });
+    let temp_dir = tmp.path().join(".exampledb-tmp-examples");
+    let left: Vec<_> = fs::read_dir(&temp_dir)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        left.is_empty(),
+        "leftovers after the next write ({context}): {left:?}"
+    );
+}
+
+#[test]
+fn killed_writers_never_expose_partial_values() {
+    let Some(py) = Python::for_test("killed_writers_never_expose_partial_values") else {
+        return;
+    };
+    for unnamed in [false, true] {
+        killed_writers_on(&py, unnamed, Duration::from_millis(2500));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. Two processes racing: every key that holds a value keeps its meta-keys entry.
+
+const RACE_KEYS: u32 = 24;
+
+fn race_key(i: u32) -> Vec<u8> {
+    format!("race-{i}").into_bytes()
+}
+
+/// Child of `racing_processes_keep_every_key_listed`: saves and deletes its own value
+/// under random keys for the given time.
+#[test]
+fn racer_entry() {
+    let Some(role) = child_role() else { return };
+    let mut parts = role.split('|');
+    let root = parts.next().unwrap().to_owned();
+    let me = parts.next().unwrap().to_owned();
+    let millis: u64 = parts.next().unwrap().parse().unwrap();
+    runtime().block_on(async {
+        let db = DirectoryDatabase::open(root).unwrap();
+        let mut rng = Rng::new();
+        let until = Instant::now() + Duration::from_millis(millis);
+        while Instant::now() < until {
+            let key = race_key(rng.below(u64::from(RACE_KEYS)) as u32);
+            if rng.below(2) == 0 {
+                db.save(&key, me.as_bytes()).await.unwrap();
+            } else {
+                db.delete(&key, me.as_bytes()).await.unwrap();
+            }
+        }
+    });
+}
+
+#[test]
+fn racing_processes_keep_every_key_listed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("examples");
+    for round in 0..3 {
+        let racers: Vec<Child> = ["a", "b"]
+            .iter()
+            .map(|me| {
+                child_test("racer_entry", &format!("{}|{me}|1200", root.display()))
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for mut r in racers {
+            assert!(r.wait().unwrap().success(), "a racer failed");
+        }
+        runtime().block_on(async {
+            let db = DirectoryDatabase::open(&root).unwrap();
+            let listed = db.keys().await.unwrap();
+            for i in 0..RACE_KEYS {
+                let key = race_key(i);
+                let holds = !db.fetch(&key).await.unwrap().is_empty();
+                if holds {
+                    assert!(
+                        root.join(metakey_path(&key)).is_file(),
+                        "round {round}: key {i} holds a value but lost its meta-keys entry"
+                    );
+                    assert!(
+                        listed.contains(&Bytes::from(key.clone())),
+                        "round {round}: key {i} holds a value but keys() misses it"
+                    );
+                } else {
+                    assert!(!listed.contains(&Bytes::from(key.clone())));
+                }
+            }
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. Special files and links.
+
+const SOME_HASH: &str = "0123456789abcdef";
+
+fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+#[test]
+fn fifos_never_hang_fetch_keys_or_the_watcher() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("examples");
+    let rt = runtime();
+    let db = DirectoryDatabase::open(&root).unwrap();
+    rt.block_on(db.save(b"k", b"good")).unwrap();
+    let mut events = db.subscribe().unwrap();
+    // A FIFO where a value goes, and one where a meta-keys entry goes.
+    mkfifo(&root.join(key_dir(b"k")).join(SOME_HASH));
+    mkfifo(&root.join(METAKEYS_DIR).join(SOME_HASH));
+    let reader = db.clone();
+    let (values, keys) = within(Duration::from_secs(10), "fetch and keys", move || {
+        runtime().block_on(async {
+            (
+                reader.fetch(b"k").await.unwrap(),
+                reader.keys().await.unwrap(),
+            )
+        })
+    });
+    assert_eq!(values, vec![Bytes::from("good")]);
+    assert_eq!(keys, vec![Bytes::from("k")]);
+    // The watcher saw both FIFOs appear; it must still report the next change.
+    let other = DirectoryDatabase::open(&root).unwrap();
+    rt.block_on(other.save(b"k", b"after")).unwrap();
+    let got = rt.block_on(collect_events(&mut events, b"", 1, Duration::from_secs(10)));
+    assert_same_events(
+        &got,
+        &[ChangeEvent::Saved {
+            key: Bytes::from("k"),
+            value: Bytes::from("after"),
+        }],
+        "after FIFOs appeared",
+    );
+}
+
+#[test]
+fn device_links_and_oversized_files_are_not_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("examples");
+    let rt = runtime();
+    let db = DirectoryDatabase::builder(&root)
+        .max_value_size(64 * 1024)
+        .build()
+        .unwrap();
+    rt.block_on(db.save(b"k", b"good")).unwrap();
+    let dir = root.join(key_dir(b"k"));
+    // An endless device behind a link, and a regular file over the limit.
+    symlink("/dev/zero", dir.join(SOME_HASH)).unwrap();
+    fs::write(dir.join("fedcba9876543210"), vec![1u8; 65 * 1024]).unwrap();
+    let reader = db.clone();
+    let values = within(Duration::from_secs(10), "fetch", move || {
+        runtime().block_on(reader.fetch(b"k")).unwrap()
+    });
+    assert_eq!(values, vec![Bytes::from("good")]);
+    // A value over the limit is refused before anything is written.
+    let err = rt
+        .block_on(db.save(b"k2", &vec![0u8; 65 * 1024]))
+        .unwrap_err();
+    assert!(matches!(err, Error::TooLarge { .. }), "{err:?}");
+    assert_eq!(err.kind(), exampledb_core::ErrorKind::TooLarge);
+    assert!(!root.join(key_dir(b"k2")).exists());
+    assert!(!root.join(metakey_path(b"k2")).exists());
+}
+
+/// A directory outside the root holding what a key directory would hold.
+fn outside_key_dir(tmp: &Path, value: &[u8]) -> PathBuf {
+    let outside = tmp.join("outside");
+    fs::create_dir(&outside).unwrap();
+    fs::write(outside.join(exampledb_core::hypothesis_hash(value)), value).unwrap();
+    outside
+}
+
+#[test]
+fn links_out_of_the_root_are_never_followed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("examples");
+    let rt = runtime();
+    let db = DirectoryDatabase::open(&root).unwrap();
+    rt.block_on(db.save(b"k", b"seed")).unwrap();
+    rt.block_on(db.delete(b"k", b"seed")).unwrap();
+    let outside = outside_key_dir(tmp.path(), b"secret");
+    let outside_file = outside.join(exampledb_core::hypothesis_hash(b"secret"));
+    // The key's directory is a link out of the root (its meta-keys entry is in place).
+    symlink(&outside, root.join(key_dir(b"k"))).unwrap();
+    fs::create_dir_all(root.join(METAKEYS_DIR)).unwrap();
+    fs::write(root.join(metakey_path(b"k")), b"k").unwrap();
+
+    rt.block_on(async {
+        assert!(
+            db.fetch(b"k").await.unwrap().is_empty(),
+            "fetch read through the link"
+        );
+        assert!(
+            db.keys().await.unwrap().is_empty(),
+            "keys() listed a linked directory"
+        );
+        db.delete(b"k", b"secret").await.unwrap();
+        assert!(
+            outside_file.exists(),
+            "delete removed a file outside the root"
+        );
+        db.move_value(b"k", b"k2", b"secret").await.unwrap();
+        assert!(
+            outside_file.exists(),
+            "move took a file from outside the root"
+        );
+        let err = db.save(b"k", b"new").await.unwrap_err();
+        assert!(err.to_string().contains(&key_dir(b"k")), "{err}");
+    });
+    assert_eq!(
+        fs::read_dir(&outside).unwrap().count(),
+        1,
+        "nothing was written outside the root"
+    );
+
+    // A value file that is a link to a regular file outside is not read either.
+    let db2 = DirectoryDatabase::open(&root).unwrap();
+    rt.block_on(db2.save(b"j", b"real")).unwrap();
+    symlink(&outside_file, root.join(key_dir(b"j")).join(SOME_HASH)).unwrap();
+    assert_eq!(
+        rt.block_on(db2.fetch(b"j")).unwrap(),
+        vec![Bytes::from("real")]
+    );
+}
+
+#[test]
+fn the_watcher_does_not_follow_links_out_of_the_root() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("examples");
+    let rt = runtime();
+    let db = DirectoryDatabase::open(&root).unwrap();
+    rt.block_on(db.save(b"k", b"v")).unwrap();
+    let outside = tmp.path().join("outside");
+    fs::create_dir(&outside).unwrap();
+    // A link to the outside directory, under the name of the key's directory would-be.
+    let linked_key = b"linked";
+    symlink(&outside, root.join(key_dir(linked_key))).unwrap();
+    fs::write(root.join(metakey_path(linked_key)), linked_key).unwrap();
+    let mut events = db.subscribe().unwrap();
+    // Changes outside the root, through the link: not the database's.
+    fs::write(outside.join(SOME_HASH), b"outside").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let other = DirectoryDatabase::open(&root).unwrap();
+    rt.block_on(other.save(b"k", b"w")).unwrap();
+    let got = rt.block_on(collect_events(&mut events, b"", 1, Duration::from_secs(10)));
+    assert_same_events(
+        &got,
+        &[ChangeEvent::Saved {
+            key: Bytes::from("k"),
+            value: Bytes::from("w"),
+        }],
+        "only the change inside the root",
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 5. A damaged layout.
+
+#[test]
+fn a_meta_keys_directory_that_is_a_file_does_not_stop_saves() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("examples");
+    fs::create_dir(&root).unwrap();
+    fs::write(root.join(METAKEYS_DIR), b"not a directory").unwrap();
+    let rt = runtime();
+    let db = DirectoryDatabase::open(&root).unwrap();
+    rt.block_on(async {
+        // As in Hypothesis: the value is saved; only its key cannot be listed.
+        db.save(b"k", b"v").await.unwrap();
+        db.save(b"k2", b"v").await.unwrap();
+        assert_eq!(db.fetch(b"k").await.unwrap(), vec![Bytes::from("v")]);
+        assert!(db.keys().await.unwrap().is_empty());
+    });
+    assert_eq!(
+        fs::read(root.join(METAKEYS_DIR)).unwrap(),
+        b"not a directory"
+    );
+}
+
+#[test]
+fn a_meta_keys_entry_that_is_a_directory_is_repaired_by_the_next_save() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("examples");
+    let rt = runtime();
+    let db = DirectoryDatabase::open(&root).unwrap();
+    rt.block_on(db.save(b"k", b"v")).unwrap();
+    let entry = root.join(metakey_path(b"k"));
+    fs::remove_file(&entry).unwrap();
+    fs::create_dir(&entry).unwrap();
+    assert!(rt.block_on(db.keys()).unwrap().is_empty());
+    // Another process (one that has not recorded the key) saves under it.
+    let other = DirectoryDatabase::open(&root).unwrap();
+    rt.block_on(other.save(b"k", b"w")).unwrap();
+    assert_eq!(fs::read(&entry).unwrap(), b"k");
+    assert_eq!(rt.block_on(db.keys()).unwrap(), vec![Bytes::from("k")]);
+}
+
+#[test]
+fn an_empty_key_directory_is_not_a_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("examples");
+    let rt = runtime();
+    let db = DirectoryDatabase::open(&root).unwrap();
+    rt.block_on(db.save(b"k", b"v")).unwrap();
+    // What a failed save leaves in Hypothesis: a directory and entry, no value.
+    fs::create_dir(root.join(key_dir(b"empty"))).unwrap();
+    fs::write(root.join(metakey_path(b"empty")), b"empty").unwrap();
+    fs::write(root.join(key_dir(b"empty")).join(".partial"), b"x").unwrap();
+    assert_eq!(rt.block_on(db.keys()).unwrap(), vec![Bytes::from("k")]);
+}
+
+/// Child of `a_save_that_fails_for_lack_of_space_leaves_nothing`: runs under a file size
+/// limit of one block, so writing the value fails as on a full disk.
+#[test]
+fn save_under_file_size_limit_entry() {
+    let Some(role) = child_role() else { return };
+    let (root, path_name) = role.split_once('|').unwrap();
+    runtime().block_on(async {
+        let db = DirectoryDatabase::builder(root)
+            .unnamed_temp_files(path_name == "unnamed")
+            .build()
+            .unwrap();
+        db.save(b"existing", b"small").await.unwrap();
+        let err = db.save(b"big", &vec![7u8; 256 * 1024]).await.unwrap_err();
+        println!("failed {err}");
+    });
+}
+
+#[test]
+fn a_save_that_fails_for_lack_of_space_leaves_nothing() {
+    for path_name in ["unnamed", "named"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("examples");
+        let entry = child_test(
+            "save_under_file_size_limit_entry",
+            &format!("{}|{path_name}", root.display()),
+        );
+        // The shell sets the limit and ignores SIGXFSZ (kept across exec), so the write
+        // fails with EFBIG as it would with ENOSPC.
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg("ulimit -f 8; trap '' XFSZ; exec \"$0\" \"$@\"")
+            .arg(entry.get_program())
+            .args(entry.get_args())
+            .envs(entry.get_envs().filter_map(|(k, v)| Some((k, v?))))
+            .stdout(Stdio::piped());
+        let out = cmd.output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("failed "),
+            "{stdout}"
+        );
+        assert!(
+            !root.join(key_dir(b"big")).exists(),
+            "{path_name}: key directory left"
+        );
+        assert!(
+            !root.join(metakey_path(b"big")).exists(),
+            "{path_name}: entry left"
+        );
+        assert!(root.join(value_path(b"existing", b"small")).exists());
+        let db = DirectoryDatabase::open(&root).unwrap();
+        assert_eq!(
+            runtime().block_on(db.keys()).unwrap(),
+            vec![Bytes::from("existing")],
+            "{path_name}"
+        );
+    }
+}
