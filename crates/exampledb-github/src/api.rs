@@ -2,7 +2,13 @@
 //! pagination) and downloading one to a file. The download URL answers with a redirect to
 //! pre-signed blob storage on another host; that redirect is followed by a separate
 //! client that holds no token at all, so the token cannot reach the blob host.
+//!
+//! Every wait is bounded twice: by the network timeout (connecting, each answer, each
+//! pause within a body) and by the download's overall deadline, which starts when the
+//! client is made, right before the listing.
 
+use std::future::Future;
+use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -17,6 +23,7 @@ use hyper_util::rt::TokioExecutor;
 use octocrab::Octocrab;
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
+use tokio::time::Instant;
 
 use crate::problem::redact_url;
 use crate::{Problem, Token};
@@ -52,12 +59,34 @@ struct ListedArtifact {
     archive_download_url: String,
 }
 
+/// What a [`Client`] is made from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Config<'a> {
+    /// The API's base URL.
+    pub(crate) api_url: &'a str,
+    /// Sent to the API's host only.
+    pub(crate) token: Option<&'a Token>,
+    /// Connecting, each answer's headers and each pause in a body.
+    pub(crate) timeout: Duration,
+    /// Everything, from the client's creation to the archive's last byte.
+    pub(crate) download_timeout: Duration,
+    /// Whether the token may go over plain http to a host that is not loopback.
+    pub(crate) allow_insecure_http: bool,
+}
+
 /// The HTTP clients for one download.
 pub(crate) struct Client {
     crab: Octocrab,
     blob: hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
     api_url: String,
+    /// The API's host and port: where octocrab sends the token.
+    api_authority: Option<http::uri::Authority>,
+    has_token: bool,
+    allow_insecure_http: bool,
     timeout: Duration,
+    download_timeout: Duration,
+    /// When the download's overall deadline passes.
+    deadline: Instant,
 }
 
 impl std::fmt::Debug for Client {
@@ -69,13 +98,17 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
-    /// Clients for `api_url`, sending `token` to the API's host only. `timeout` bounds
-    /// connecting, each answer's headers and each pause in a body.
-    pub(crate) fn new(
-        api_url: &str,
-        token: Option<&Token>,
-        timeout: Duration,
-    ) -> Result<Self, Problem> {
+    /// Clients for `config.api_url`, sending the token to the API's host only. The
+    /// download's overall deadline starts now.
+    pub(crate) fn new(config: Config<'_>) -> Result<Self, Problem> {
+        let Config {
+            api_url,
+            token,
+            timeout,
+            download_timeout,
+            allow_insecure_http,
+        } = config;
+        let deadline = Instant::now() + download_timeout;
         let network = |message: String| Problem::Network {
             url: redact_url(api_url),
             message,
@@ -110,7 +143,15 @@ impl Client {
             crab,
             blob,
             api_url: api_url.trim_end_matches('/').to_owned(),
+            api_authority: api_url
+                .parse::<Uri>()
+                .ok()
+                .and_then(|u| u.authority().cloned()),
+            has_token: token.is_some(),
+            allow_insecure_http,
             timeout,
+            download_timeout,
+            deadline,
         })
     }
 
@@ -202,12 +243,9 @@ impl Client {
                 url: redact_url(url),
                 message: "the redirect's Location is not a URL".into(),
             })?;
-            let response = tokio::time::timeout(self.timeout, self.blob.get(uri))
-                .await
-                .map_err(|_| Problem::Timeout {
-                    url: redact_url(&location),
-                    after: self.timeout,
-                })?
+            let response = self
+                .bounded(&location, self.blob.get(uri))
+                .await?
                 .map_err(|e| Problem::Network {
                     url: redact_url(&location),
                     message: error_chain(&e),
@@ -234,20 +272,46 @@ impl Client {
         })
     }
 
+    /// `future`, within the network timeout and the overall deadline, whichever passes
+    /// first; a [`Problem::Timeout`] naming `url` and that limit when one passes.
+    async fn bounded<F: Future>(&self, url: &str, future: F) -> Result<F::Output, Problem> {
+        let pause_ends = Instant::now() + self.timeout;
+        let (until, after) = if self.deadline <= pause_ends {
+            (self.deadline, self.download_timeout)
+        } else {
+            (pause_ends, self.timeout)
+        };
+        tokio::time::timeout_at(until, future)
+            .await
+            .map_err(|_| Problem::Timeout {
+                url: redact_url(url),
+                after,
+            })
+    }
+
+    /// A GET through octocrab, which adds the token when `url` is on the API's host:
+    /// refused when that would send the token over plain http off loopback (an answer
+    /// that points back at the API's host over http) unless that was allowed.
     async fn api_get(
         &self,
         url: &str,
     ) -> Result<http::Response<BoxBody<Bytes, octocrab::Error>>, Problem> {
-        let response = tokio::time::timeout(self.timeout, self.crab._get(url))
-            .await
-            .map_err(|_| Problem::Timeout {
-                url: redact_url(url),
-                after: self.timeout,
-            })?
-            .map_err(|e| Problem::Network {
-                url: redact_url(url),
-                message: error_chain(&e),
-            })?;
+        if self.has_token && !self.allow_insecure_http && sends_cleartext(url) {
+            let authority = url.parse::<Uri>().ok().and_then(|u| u.authority().cloned());
+            if authority.is_none() || authority == self.api_authority {
+                return Err(Problem::MalformedResponse {
+                    url: redact_url(url),
+                    message: "the API pointed to a plain http URL on its own host; the token is not sent in cleartext (allow_insecure_http(true) would send it)".into(),
+                });
+            }
+        }
+        let response =
+            self.bounded(url, self.crab._get(url))
+                .await?
+                .map_err(|e| Problem::Network {
+                    url: redact_url(url),
+                    message: error_chain(&e),
+                })?;
         Ok(response)
     }
 
@@ -276,12 +340,7 @@ impl Client {
         B::Error: std::error::Error,
     {
         loop {
-            let frame = tokio::time::timeout(self.timeout, body.frame())
-                .await
-                .map_err(|_| Problem::Timeout {
-                    url: redact_url(url),
-                    after: self.timeout,
-                })?;
+            let frame = self.bounded(url, body.frame()).await?;
             match frame {
                 None => return Ok(None),
                 Some(Err(e)) => {
@@ -383,33 +442,84 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
         .ok()
 }
 
-/// The absolute URL a redirect points to (relative targets resolved against `from`).
+/// The absolute URL a redirect points to: an absolute `http`/`https` URL as it is;
+/// relative references (`//host/path`, `/path`, `path`, `?query`) resolved against
+/// `from` (dot segments are left to the server). Any other scheme (`file:`, `ftp:`, ...)
+/// is refused, naming it.
 fn redirect_target(headers: &HeaderMap, from: &str) -> Result<String, Problem> {
+    let malformed = |message: String| Problem::MalformedResponse {
+        url: redact_url(from),
+        message,
+    };
     let location = headers
         .get(header::LOCATION)
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| Problem::MalformedResponse {
-            url: redact_url(from),
-            message: "redirect without a Location".into(),
-        })?;
-    if location.starts_with("http://") || location.starts_with("https://") {
-        return Ok(location.to_owned());
+        .ok_or_else(|| malformed("redirect without a Location".into()))?;
+    if let Some(scheme) = scheme_of(location) {
+        if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") {
+            return Ok(location.to_owned());
+        }
+        return Err(malformed(format!(
+            "redirect to an unsupported scheme {}:; only http and https are followed",
+            scheme.to_ascii_lowercase()
+        )));
     }
-    let base: Uri = from.parse().map_err(|_| Problem::MalformedResponse {
-        url: redact_url(from),
-        message: "not a URL".into(),
-    })?;
-    match (
-        base.scheme_str(),
-        base.authority(),
-        location.starts_with('/'),
-    ) {
-        (Some(scheme), Some(authority), true) => Ok(format!("{scheme}://{authority}{location}")),
-        _ => Err(Problem::MalformedResponse {
-            url: redact_url(from),
-            message: "redirect to a relative Location".into(),
-        }),
-    }
+    let base: Uri = from
+        .parse()
+        .map_err(|_| malformed("redirect from something that is not a URL".into()))?;
+    let (Some(scheme), Some(authority)) = (base.scheme_str(), base.authority()) else {
+        return Err(malformed(
+            "relative redirect from a URL without a scheme and host".into(),
+        ));
+    };
+    let path = base.path();
+    Ok(if location.starts_with("//") {
+        format!("{scheme}:{location}")
+    } else if location.starts_with('/') {
+        format!("{scheme}://{authority}{location}")
+    } else if location.starts_with('?') {
+        format!("{scheme}://{authority}{path}{location}")
+    } else {
+        let dir = path.rfind('/').map_or("/", |i| &path[..=i]);
+        format!("{scheme}://{authority}{dir}{location}")
+    })
+}
+
+/// The scheme of `reference` (RFC 3986: a letter, then letters, digits, `+`, `-` or `.`,
+/// before the first `:`, which comes before any `/`, `?` or `#`); `None` for a relative
+/// reference.
+fn scheme_of(reference: &str) -> Option<&str> {
+    let end = reference.find([':', '/', '?', '#'])?;
+    let scheme = &reference[..end];
+    let valid = reference[end..].starts_with(':')
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    valid.then_some(scheme)
+}
+
+/// Whether a request to `url` would cross the network in cleartext: plain `http` to a
+/// host that is not loopback (`localhost`, `127.0.0.0/8`, `::1`). Unparsable URLs and
+/// other schemes give `false` (they are refused elsewhere).
+pub(crate) fn sends_cleartext(url: &str) -> bool {
+    let Ok(uri) = url.parse::<Uri>() else {
+        return false;
+    };
+    let http = uri
+        .scheme_str()
+        .is_some_and(|s| s.eq_ignore_ascii_case("http"));
+    http && !uri.host().is_some_and(is_loopback_host)
+}
+
+/// `localhost`, or a loopback IP address (`[::1]` with or without its brackets).
+fn is_loopback_host(host: &str) -> bool {
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The `rel="next"` URL of a `Link` header.
@@ -515,5 +625,117 @@ mod tests {
             "hypothesis-example-db"
         );
         assert_eq!(percent_encode("a b&c/é"), "a%20b%26c%2F%C3%A9");
+    }
+
+    fn location(to: &str, from: &str) -> Result<String, Problem> {
+        let mut h = HeaderMap::new();
+        h.insert(header::LOCATION, to.parse().expect("header"));
+        redirect_target(&h, from)
+    }
+
+    #[test]
+    fn redirects_name_an_unsupported_scheme() {
+        let from = "https://api.example/repos/o/r/actions/artifacts/1/zip";
+        for (to, scheme) in [
+            ("ftp://files.example/a.zip", "ftp:"),
+            ("file:///etc/passwd", "file:"),
+            ("FILE:/etc/passwd", "file:"),
+            ("javascript:alert(1)", "javascript:"),
+            ("git+ssh://host/x", "git+ssh:"),
+        ] {
+            let Err(Problem::MalformedResponse { message, url }) = location(to, from) else {
+                panic!("{to}: {:?}", location(to, from));
+            };
+            assert!(
+                message.contains(&format!("unsupported scheme {scheme};"))
+                    && message.contains("only http and https"),
+                "{to}: {message}"
+            );
+            assert!(!message.contains("relative"), "{to}: {message}");
+            assert_eq!(url, "https://api.example/repos/o/r/actions/artifacts/1/zip");
+        }
+    }
+
+    #[test]
+    fn relative_redirects_resolve_against_the_url_asked() {
+        let from = "http://127.0.0.1:9/api/v3/artifacts/1/zip?x=1";
+        for (to, expected) in [
+            (
+                "https://blob.example/b?sig=s",
+                "https://blob.example/b?sig=s",
+            ),
+            ("HTTPS://blob.example/b", "HTTPS://blob.example/b"),
+            ("//blob.example/b?sig=s", "http://blob.example/b?sig=s"),
+            ("/blob/1?sig=s", "http://127.0.0.1:9/blob/1?sig=s"),
+            (
+                "blob/1?sig=s",
+                "http://127.0.0.1:9/api/v3/artifacts/1/blob/1?sig=s",
+            ),
+            ("?sig=s", "http://127.0.0.1:9/api/v3/artifacts/1/zip?sig=s"),
+            ("blob:1", "redirect to an unsupported scheme blob:;"),
+            ("./a:b", "http://127.0.0.1:9/api/v3/artifacts/1/./a:b"),
+        ] {
+            let got = match location(to, from) {
+                Ok(url) => url,
+                Err(Problem::MalformedResponse { message, .. }) => message,
+                Err(other) => panic!("{to}: {other:?}"),
+            };
+            assert!(
+                got.starts_with(expected) || got.contains(expected),
+                "{to}: {got}"
+            );
+        }
+    }
+
+    #[test]
+    fn cleartext_means_http_off_loopback() {
+        for url in [
+            "http://api.example.com",
+            "HTTP://ghe.internal:8080/api/v3",
+            "http://10.0.0.1",
+            "http://128.0.0.1",
+            "http://[::2]:80",
+            "http://localhost.example.com",
+            "http://[::ffff:10.0.0.1]",
+        ] {
+            assert!(sends_cleartext(url), "{url}");
+        }
+        for url in [
+            "https://api.example.com",
+            "http://127.0.0.1:8080",
+            "http://127.9.8.7",
+            "http://localhost:3000/api/v3",
+            "http://LOCALHOST",
+            "http://[::1]:8080",
+            "not a url",
+        ] {
+            assert!(!sends_cleartext(url), "{url}");
+        }
+    }
+
+    /// An answer that points back at the API's host over plain http is refused before
+    /// any request, so the token cannot follow it (octocrab adds the token by host, not
+    /// by scheme).
+    #[tokio::test]
+    async fn the_token_does_not_follow_a_downgrade_to_http() {
+        let token = Token::new("ghp_SECRETtoken");
+        let config = Config {
+            api_url: "https://ghe.example",
+            token: Some(&token),
+            timeout: Duration::from_secs(1),
+            download_timeout: Duration::from_secs(5),
+            allow_insecure_http: false,
+        };
+        let client = Client::new(config).expect("client");
+        let err = client
+            .api_get("http://ghe.example/repos/o/r/actions/artifacts/1/zip")
+            .await
+            .map(|_| ())
+            .unwrap_err();
+        let Problem::MalformedResponse { message, .. } = &err else {
+            panic!("{err:?}");
+        };
+        assert!(message.contains("cleartext"), "{message}");
+        assert!(!format!("{err} {err:?}").contains("SECRET"));
     }
 }

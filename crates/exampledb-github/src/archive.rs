@@ -1,6 +1,11 @@
 //! Reading a cached artifact: the zip is indexed once (hashed key -> its entries) from
 //! its central directory; a fetch then reads only that key's entries, checking each one's
 //! CRC and size. Nothing is extracted to disk.
+//!
+//! Which entries are values, which are meta-keys entries and which keys are listed is
+//! [`exampledb_core::layout`]'s business; what is the archive's own is here: zip
+//! directory entries (`<hash>/`), the numeric index of directory names, links,
+//! encryption and compression methods, and the [`ArchiveLimits`].
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -9,10 +14,27 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use exampledb_core::{hypothesis_hash, METAKEYS_KEY};
+use exampledb_core::layout::{self, Entry};
 use zip::{CompressionMethod, ZipArchive};
 
-use crate::{ArchiveLimits, Problem};
+use crate::{eocd, ArchiveLimits, Problem};
+
+/// The most the central directory may take per declared entry, on average, beyond
+/// [`CENTRAL_DIRECTORY_SLACK`]. A `<hash>/<hash>` entry takes 79 bytes plus its extra
+/// fields (a few dozen bytes in the zips actions/upload-artifact and Python write), so
+/// this is generous; it bounds what the zip crate reads into memory by
+/// [`ArchiveLimits::max_entries`] instead of by the archive.
+pub(crate) const CENTRAL_HEADER_AVERAGE: u64 = 512;
+/// Central directory bytes allowed on top of [`CENTRAL_HEADER_AVERAGE`] per entry, so a
+/// small archive with a few long names (ignored, but harmless) still opens.
+pub(crate) const CENTRAL_DIRECTORY_SLACK: u64 = 64 << 10;
+
+/// The largest central directory accepted for `entries` declared entries.
+pub(crate) fn central_directory_limit(entries: u64) -> u64 {
+    entries
+        .saturating_mul(CENTRAL_HEADER_AVERAGE)
+        .saturating_add(CENTRAL_DIRECTORY_SLACK)
+}
 
 /// An indexed artifact archive. Cheap to share: fetches clone the parsed central
 /// directory's handle and read with positioned reads, so they run concurrently.
@@ -35,21 +57,51 @@ pub(crate) struct Fetched {
 }
 
 impl Archive {
-    /// Opens and indexes `path`, enforcing `limits` on what the central directory declares.
+    /// Opens and indexes `path`, enforcing `limits` on what the archive declares.
+    ///
+    /// The entry count and the central directory's size are read from the end record and
+    /// checked before anything else is parsed, and the central directory is walked header
+    /// by header (allocating nothing) before the zip crate reads it into memory; so memory
+    /// is bounded by [`ArchiveLimits::max_entries`], not by what the archive declares.
     pub(crate) fn open(path: &Path, limits: &ArchiveLimits) -> Result<Self, Problem> {
         let file = File::open(path).map_err(|e| Problem::cache(path, &e))?;
         let len = file.metadata().map_err(|e| Problem::cache(path, &e))?.len();
-        let reader = PositionedFile::new(file, len);
-        let zip = ZipArchive::new(reader).map_err(|e| Problem::corrupt(path, e))?;
+        let mut reader = PositionedFile::new(file, len);
+        let corrupt = |message: String| Problem::corrupt(path, message);
         let limit = |what, limit: u64, actual: u64| Problem::ArchiveLimit {
             path: path.to_owned(),
             what,
             limit,
             actual,
         };
+        let end = eocd::read_end(&mut reader, len).map_err(corrupt)?;
+        if end.entries > limits.max_entries {
+            return Err(limit("entry count", limits.max_entries, end.entries));
+        }
+        let central_limit = central_directory_limit(end.entries);
+        if end.size > central_limit {
+            return Err(limit("central directory size", central_limit, end.size));
+        }
+        let start = end.start().map_err(corrupt)?;
+        eocd::walk(&mut reader, start, end.entries, end.size).map_err(corrupt)?;
+        let zip = ZipArchive::new(reader).map_err(|e| Problem::corrupt(path, e))?;
         let count = zip.len() as u64;
-        if count > limits.max_entries {
-            return Err(limit("entry count", limits.max_entries, count));
+        if count != end.entries {
+            let why = if zip.has_duplicate_names() {
+                "distinct names (the others are duplicates)"
+            } else {
+                "entries"
+            };
+            return Err(corrupt(format!(
+                "the end record declares {} entries, but the central directory holds {count} {why}",
+                end.entries
+            )));
+        }
+        if zip.central_directory_start() != start {
+            return Err(corrupt(format!(
+                "the central directory was read at {}, not at {start} where the end record puts it",
+                zip.central_directory_start()
+            )));
         }
         let mut index: HashMap<u64, Vec<usize>> = HashMap::new();
         let mut ignored = 0;
@@ -62,7 +114,12 @@ impl Archive {
             if is_dir_entry(name) {
                 continue;
             }
-            let Some(dir) = value_entry_dir(name) else {
+            let dir = match layout::classify_path_bytes(name) {
+                Entry::Value { key_dir, .. } => dir_id(key_dir),
+                Entry::MetaKey { .. } => dir_id(layout::METAKEYS_DIR),
+                Entry::Other => None,
+            };
+            let Some(dir) = dir else {
                 ignored += 1;
                 continue;
             };
@@ -120,7 +177,7 @@ impl Archive {
 
     /// Every value stored under `key`.
     pub(crate) fn fetch(&self, key: &[u8]) -> Fetched {
-        self.fetch_dir(dir_id(&hypothesis_hash(key)))
+        self.fetch_dir(dir_id(&layout::key_dir(key)))
     }
 
     fn fetch_dir(&self, dir: Option<u64>) -> Fetched {
@@ -139,24 +196,19 @@ impl Archive {
         out
     }
 
-    /// The keys recorded in the meta-keys entry whose directory the archive holds, or
-    /// `None` when the archive has values but no meta-keys entry.
+    /// The keys listed by the layout's rule ([`layout::listed_keys`]: a key is listed
+    /// only while its directory holds a value), sorted; or `None` when the archive has
+    /// values but no meta-keys entry.
     pub(crate) fn keys(&self) -> Option<Fetched> {
-        let meta = dir_id(&hypothesis_hash(METAKEYS_KEY));
-        if meta.is_some_and(|m| !self.index.contains_key(&m)) {
-            return if self.index.is_empty() {
-                Some(Fetched::default())
-            } else {
-                None
-            };
-        }
-        let mut fetched = self.fetch_dir(meta);
-        fetched.values.retain(|key| {
-            key.as_ref() != METAKEYS_KEY
-                && dir_id(&hypothesis_hash(key)).is_some_and(|d| self.index.contains_key(&d))
+        let Some(meta) = dir_id(layout::METAKEYS_DIR).filter(|m| self.index.contains_key(m)) else {
+            return self.index.is_empty().then(Fetched::default);
+        };
+        let mut fetched = self.fetch_dir(Some(meta));
+        let contents = std::mem::take(&mut fetched.values);
+        fetched.values = layout::listed_keys(contents, |dir| {
+            dir_id(dir).is_some_and(|d| self.index.contains_key(&d))
         });
         fetched.values.sort();
-        fetched.values.dedup();
         Some(fetched)
     }
 
@@ -222,31 +274,17 @@ fn read_entry_into(
     Ok(read)
 }
 
-/// The key directory of a `<hash>/<hash>` value entry, as a number.
-fn value_entry_dir(name: &[u8]) -> Option<u64> {
-    if name.len() != 33 || name[16] != b'/' {
-        return None;
-    }
-    let dir = std::str::from_utf8(&name[..16]).ok()?;
-    let file = std::str::from_utf8(&name[17..]).ok()?;
-    if !exampledb_core::is_hash_name(file) {
-        return None;
-    }
-    dir_id(dir)
-}
-
-/// A `<hash>/` directory entry (zips made by upload-artifact have none; Python's do).
+/// A `<hash>/` directory entry (zips made by upload-artifact have none; Python's do):
+/// skipped without counting as ignored.
 fn is_dir_entry(name: &[u8]) -> bool {
-    name.len() == 17 && name[16] == b'/' && dir_id_bytes(&name[..16]).is_some()
+    name.len() == layout::HASH_NAME_LEN + 1
+        && name.ends_with(b"/")
+        && layout::is_hash_name_bytes(&name[..layout::HASH_NAME_LEN])
 }
 
-fn dir_id_bytes(name: &[u8]) -> Option<u64> {
-    dir_id(std::str::from_utf8(name).ok()?)
-}
-
-/// A 16-hex-digit hash name as a number; `None` for anything else.
+/// A hash name as a number (the index's key); `None` for anything else.
 fn dir_id(name: &str) -> Option<u64> {
-    if exampledb_core::is_hash_name(name) {
+    if layout::is_hash_name(name) {
         u64::from_str_radix(name, 16).ok()
     } else {
         None
@@ -358,27 +396,67 @@ mod tests {
 
     #[test]
     fn entry_names() {
-        assert_eq!(
-            value_entry_dir(b"04e6b3400353b141/a49554886eaec884"),
-            Some(0x04e6_b340_0353_b141)
-        );
-        for bad in [
-            &b"04e6b3400353b141/a49554886eaec88"[..],
-            b"../04e6b3400353b1/a49554886eaec884",
-            b"/04e6b3400353b14/a49554886eaec884",
-            b"04E6B3400353B141/a49554886eaec884",
-            b"04e6b3400353b141\\a49554886eaec884",
-            b"04e6b3400353b141/..",
-            b"04e6b3400353b141/",
-        ] {
-            assert_eq!(
-                value_entry_dir(bad),
-                None,
-                "{}",
-                String::from_utf8_lossy(bad)
-            );
+        assert_eq!(dir_id("04e6b3400353b141"), Some(0x04e6_b340_0353_b141));
+        assert_eq!(dir_id(layout::METAKEYS_DIR), Some(0x04e6_b340_0353_b141));
+        for bad in ["04E6B3400353B141", "04e6b3400353b14", "../e6b3400353b141"] {
+            assert_eq!(dir_id(bad), None, "{bad}");
         }
         assert!(is_dir_entry(b"04e6b3400353b141/"));
         assert!(!is_dir_entry(b"../e6b3400353b141/"));
+        assert!(!is_dir_entry(b"04e6b3400353b141\\"));
+        assert!(!is_dir_entry(b"04e6b3400353b141/a49554886eaec884"));
+    }
+
+    fn open_bytes(zip: &[u8], limits: &ArchiveLimits) -> Result<Archive, Problem> {
+        let dir = tempfile::tempdir().map_err(|e| Problem::cache("tempdir", &e))?;
+        let path = dir.path().join("a.zip");
+        std::fs::write(&path, zip).map_err(|e| Problem::cache(&path, &e))?;
+        Archive::open(&path, limits)
+    }
+
+    fn model() -> Vec<exampledb_testkit::github::RawEntry> {
+        let mut m = std::collections::BTreeMap::new();
+        m.insert(b"k1".to_vec(), vec![b"v1".to_vec(), b"v2".to_vec()]);
+        m.insert(b"k2".to_vec(), vec![b"v3".to_vec()]);
+        exampledb_testkit::github::model_entries(&m)
+    }
+
+    /// The end-record checks agree with the zip crate on every geometry it accepts:
+    /// classic and ZIP64 end records, with and without prepended data.
+    #[test]
+    fn zip64_and_prepended_archives_open() -> Result<(), Problem> {
+        use exampledb_testkit::github::{raw_zip, raw_zip64};
+        for zip in [raw_zip(&model()), raw_zip64(&model())] {
+            for prefix in [&b""[..], b"#!/bin/sh\nexit 0\n"] {
+                let archive = open_bytes(&[prefix, &zip].concat(), &ArchiveLimits::default())?;
+                assert_eq!(archive.value_count(), 5);
+                let mut values = archive.fetch(b"k1").values;
+                values.sort();
+                assert_eq!(values, [Bytes::from("v1"), Bytes::from("v2")]);
+                let keys = archive.keys().map(|f| f.values);
+                assert_eq!(keys, Some(vec![Bytes::from("k1"), Bytes::from("k2")]));
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn duplicate_names_are_corrupt() {
+        let mut entries = model();
+        entries.push(entries[1].clone());
+        let zip = exampledb_testkit::github::raw_zip(&entries);
+        match open_bytes(&zip, &ArchiveLimits::default()) {
+            Err(Problem::CorruptArchive { message, .. }) => {
+                assert!(message.contains("duplicates"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn central_directory_limit_grows_with_the_entry_count() {
+        assert_eq!(central_directory_limit(0), 64 << 10);
+        assert_eq!(central_directory_limit(100_000), 100_000 * 512 + (64 << 10));
+        assert_eq!(central_directory_limit(u64::MAX), u64::MAX);
     }
 }

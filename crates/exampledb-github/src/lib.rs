@@ -61,12 +61,26 @@
 //! ## Security
 //! - The token is sent to the API's host only. The download URL answers with a redirect
 //!   to pre-signed blob storage on another host, which is followed by an HTTP client that
-//!   holds no token.
+//!   holds no token. Redirects are followed to `http` and `https` URLs only.
+//! - The token is never sent in cleartext across a network: with a token set,
+//!   [`build`](GitHubArtifactDatabaseBuilder::build) refuses a plain `http://` API URL
+//!   (for example from `GITHUB_API_URL`) with [`Error::InvalidConfig`], unless its host
+//!   is loopback (`localhost`, `127.0.0.0/8`, `::1`) or
+//!   [`allow_insecure_http(true)`](GitHubArtifactDatabaseBuilder::allow_insecure_http)
+//!   opts in. An API answer that points back at the API's host over `http` (a listing's
+//!   download URL or next page) is refused by the same rule.
 //! - The token never appears in `Debug` output, errors or logs; pre-signed URLs appear
 //!   without their query (their signature).
 //! - Entries that are not `<hash>/<hash>` files (absolute paths, `..`, links, anything
 //!   else) are ignored, and [`ArchiveLimits`] on entry count, entry size, total size and
-//!   download size stop zip bombs with a clear [`Problem::ArchiveLimit`].
+//!   download size stop zip bombs with a clear [`Problem::ArchiveLimit`]. The entry
+//!   count and the central directory's size are checked from the zip's end record before
+//!   the central directory is parsed, so memory stays bounded by the limits, whatever the
+//!   archive declares.
+//! - Every wait is bounded: [`network_timeout`](GitHubArtifactDatabaseBuilder::network_timeout)
+//!   for each answer and each pause, and
+//!   [`download_timeout`](GitHubArtifactDatabaseBuilder::download_timeout) for the whole
+//!   download, so a server that trickles bytes cannot hold a test run forever.
 //!
 //! ## Writes
 //! The artifact is read-only: `save`, `delete` and `move_value` return
@@ -78,6 +92,7 @@
 mod api;
 mod archive;
 mod cache;
+mod eocd;
 mod problem;
 
 use std::fmt;
@@ -108,6 +123,9 @@ pub const TOKEN_ENV: &str = "GITHUB_TOKEN";
 pub const API_URL_ENV: &str = "GITHUB_API_URL";
 /// Hypothesis's default cache timeout: one day.
 pub const DEFAULT_CACHE_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+/// The default overall deadline of a download
+/// ([`download_timeout`](GitHubArtifactDatabaseBuilder::download_timeout)): 10 minutes.
+pub const DEFAULT_DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
 /// A GitHub token. Its `Debug` output hides it, and it is only ever sent to the API host.
 #[derive(Clone, PartialEq, Eq)]
@@ -137,27 +155,49 @@ impl fmt::Debug for Token {
 
 /// Limits that stop hostile or accidental archives (zip bombs, huge downloads) with a
 /// [`Problem::ArchiveLimit`] or [`Problem::DownloadTooLarge`] instead of exhausting
-/// memory or disk. The defaults are far above any real example database.
+/// memory or disk.
+///
+/// The defaults suit example databases, whose values are shrunk failing inputs of a few
+/// bytes to a few kilobytes: a database of 100,000 such values is a large one, and at 8
+/// MiB a single value is already far beyond what Hypothesis shrinks to. They bound what
+/// one artifact can cost: at most 256 MiB downloaded to disk, at most 256 MiB
+/// decompressed by a fetch (a fetch returns its key's values, which the total bounds) or
+/// by the check of a new download, and an index whose size is bounded by the entry count
+/// (the central directory may average 512 bytes per entry, plus 64 KiB; the declared
+/// count and size are checked from the end record before anything is parsed).
+///
+/// There is deliberately no limit on the compression ratio: shrunk Hypothesis values are
+/// often runs of zero bytes, which deflate legitimately compresses about 1000 to 1.
+///
+/// ```
+/// use exampledb_github::ArchiveLimits;
+/// let limits = ArchiveLimits::default();
+/// assert_eq!(limits.max_entries, 100_000);
+/// assert_eq!(limits.max_entry_size, 8 << 20);
+/// assert_eq!(limits.max_total_size, 256 << 20);
+/// assert_eq!(limits.max_download_size, 256 << 20);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ArchiveLimits {
-    /// Entries in the zip's central directory (default 1,000,000).
+    /// Entries in the zip's central directory, as its end record declares them (default
+    /// 100,000).
     pub max_entries: u64,
-    /// Uncompressed size of one entry (default 64 MiB).
+    /// Uncompressed size of one entry (default 8 MiB).
     pub max_entry_size: u64,
-    /// Uncompressed size of all value entries together (default 4 GiB).
+    /// Uncompressed size of all value entries together (default 256 MiB).
     pub max_total_size: u64,
-    /// Bytes downloaded (default 2 GiB).
+    /// Bytes downloaded (default 256 MiB).
     pub max_download_size: u64,
 }
 
 impl Default for ArchiveLimits {
     fn default() -> Self {
         ArchiveLimits {
-            max_entries: 1_000_000,
-            max_entry_size: 64 << 20,
-            max_total_size: 4 << 30,
-            max_download_size: 2 << 30,
+            max_entries: 100_000,
+            max_entry_size: 8 << 20,
+            max_total_size: 256 << 20,
+            max_download_size: 256 << 20,
         }
     }
 }
@@ -260,6 +300,8 @@ struct Settings {
     strict: bool,
     limits: ArchiveLimits,
     network_timeout: Duration,
+    download_timeout: Duration,
+    allow_insecure_http: bool,
     lock_wait: Duration,
 }
 
@@ -318,8 +360,30 @@ impl GitHubArtifactDatabaseBuilder {
 
     /// The longest wait for connecting, for each answer and for each pause within a
     /// download (default 30 s). A silent server is a [`Problem::Timeout`], never a hang.
+    /// See also [`download_timeout`](Self::download_timeout), the overall deadline.
     pub fn network_timeout(mut self, timeout: Duration) -> Self {
         self.settings.network_timeout = timeout;
+        self
+    }
+
+    /// The longest the whole download may take, from the first request to the API to the
+    /// archive's last byte (default [`DEFAULT_DOWNLOAD_TIMEOUT`], 10 minutes). Where
+    /// [`network_timeout`](Self::network_timeout) stops a server that falls silent, this
+    /// stops one that never stops talking (one byte a second keeps every pause short).
+    /// When it passes, the download fails with [`Problem::Timeout`] and the database
+    /// falls back as for any other failure.
+    pub fn download_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.download_timeout = timeout;
+        self
+    }
+
+    /// Allow sending the token over plain `http` to a host that is not loopback (default
+    /// off). Without it, [`build`](Self::build) refuses an `http://` API URL to any host
+    /// but `localhost`, `127.0.0.0/8` and `::1` while a token is set, since the token
+    /// would cross the network in cleartext. Needed only for a GitHub Enterprise Server
+    /// reachable over plain http on a network you trust.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.settings.allow_insecure_http = allow;
         self
     }
 
@@ -397,8 +461,18 @@ impl Settings {
                 )))
             }
         }
+        if self.token.is_some() && !self.allow_insecure_http && api::sends_cleartext(&self.api_url)
+        {
+            return Err(invalid(format!(
+                "API URL {} (from api_url() or ${API_URL_ENV}) is plain http to a host that is not loopback, so the token would cross the network in cleartext: use https, or set allow_insecure_http(true) to send it anyway (no_token() for a public repository)",
+                problem::redact_url(&self.api_url)
+            )));
+        }
         if self.network_timeout.is_zero() {
             return Err(invalid("network_timeout must be more than zero".into()));
+        }
+        if self.download_timeout.is_zero() {
+            return Err(invalid("download_timeout must be more than zero".into()));
         }
         Ok(())
     }
@@ -452,7 +526,7 @@ impl GitHubArtifactDatabase {
     /// let db = GitHubArtifactDatabase::builder("my-org", "my-repo")
     ///     .artifact_name("hypothesis-example-db-frontend")
     ///     .cache_timeout(Duration::from_secs(3600))
-    ///     .limits(ArchiveLimits::default().max_total_size(256 << 20))
+    ///     .limits(ArchiveLimits::default().max_total_size(64 << 20))
     ///     .strict(true)
     ///     .build()?;
     /// assert!(format!("{db:?}").contains("my-repo"));
@@ -482,6 +556,8 @@ impl GitHubArtifactDatabase {
                 strict: false,
                 limits: ArchiveLimits::default(),
                 network_timeout: Duration::from_secs(30),
+                download_timeout: DEFAULT_DOWNLOAD_TIMEOUT,
+                allow_insecure_http: false,
                 lock_wait: Duration::from_secs(120),
             },
         }
@@ -690,11 +766,13 @@ impl Inner {
             }
             cache::remove_stale_partials(dir);
         }
-        let client = api::Client::new(
-            &self.settings.api_url,
-            self.settings.token.as_ref(),
-            self.settings.network_timeout,
-        )?;
+        let client = api::Client::new(api::Config {
+            api_url: &self.settings.api_url,
+            token: self.settings.token.as_ref(),
+            timeout: self.settings.network_timeout,
+            download_timeout: self.settings.download_timeout,
+            allow_insecure_http: self.settings.allow_insecure_http,
+        })?;
         let artifact = client
             .newest_artifact(
                 &self.settings.owner,

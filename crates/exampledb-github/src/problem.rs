@@ -68,12 +68,15 @@ pub enum Problem {
         /// The client's message.
         message: String,
     },
-    /// No answer within the configured time limit.
-    #[error("no answer from {url} within {after:?}")]
+    /// A time limit passed: no answer (or no next part of one) within the
+    /// [`network_timeout`](crate::GitHubArtifactDatabaseBuilder::network_timeout), or the
+    /// whole download not finished within the
+    /// [`download_timeout`](crate::GitHubArtifactDatabaseBuilder::download_timeout).
+    #[error("gave up waiting for {url} after {after:?} (a time limit passed)")]
     Timeout {
         /// The URL asked (without its query when it is a download URL).
         url: String,
-        /// The limit.
+        /// The limit that passed.
         after: Duration,
     },
     /// The API answered something that is not the documented JSON.
@@ -124,7 +127,8 @@ pub enum Problem {
     ArchiveLimit {
         /// The zip.
         path: PathBuf,
-        /// Which limit: `entry count`, `entry size` or `total size`.
+        /// Which limit: `entry count`, `central directory size` (at most 512 bytes per
+        /// declared entry on average, plus 64 KiB), `entry size` or `total size`.
         what: &'static str,
         /// The limit.
         limit: u64,

@@ -14,8 +14,8 @@ use exampledb_github::{
 };
 use exampledb_testkit::conformance::{read_only_contents, read_only_model};
 use exampledb_testkit::github::{
-    model_entries, model_zip, raw_zip, Endpoint, Fault, MockArtifact, MockGitHub, RawEntry,
-    BLOB_SIGNATURE, MOCK_TOKEN,
+    model_entries, model_zip, raw_zip, raw_zip64, zip64_declaring, Endpoint, Fault, MockArtifact,
+    MockGitHub, RawEntry, BLOB_SIGNATURE, MOCK_TOKEN,
 };
 
 const NAME: &str = "hypothesis-example-db";
@@ -757,4 +757,286 @@ async fn multiplexed_with_a_local_directory_replays_ci_failures() {
         vec![b"local".to_vec(), b"v1".to_vec(), b"v2".to_vec()],
         "CI's artifact is not changed"
     );
+}
+
+/// The status's problem after opening an artifact served as `zip` with `limits`; the
+/// database is empty and nothing is cached.
+async fn refusal(zip: Vec<u8>, limits: ArchiveLimits) -> Problem {
+    let mock = MockGitHub::start().await;
+    mock.add(MockArtifact::new(1, NAME, "2026-11-21T00:00:00Z", zip));
+    let cache = tempfile::tempdir().unwrap();
+    let db = builder(&mock, cache.path()).limits(limits).build().unwrap();
+    assert!(db.fetch(b"k").await.unwrap().is_empty());
+    assert!(
+        zips(cache.path()).is_empty(),
+        "a refused archive is not cached"
+    );
+    db.status()
+        .problem()
+        .cloned()
+        .unwrap_or_else(|| panic!("{:?}", db.status()))
+}
+
+#[test]
+fn default_limits_suit_example_databases() {
+    let limits = ArchiveLimits::default();
+    assert_eq!(limits.max_entries, 100_000);
+    assert_eq!(limits.max_entry_size, 8 << 20);
+    assert_eq!(limits.max_total_size, 256 << 20);
+    assert_eq!(limits.max_download_size, 256 << 20);
+}
+
+/// Item 8: the entry count comes from the end record and is checked before the central
+/// directory is parsed: 2,000,000 entries declared in front of a few bytes of garbage
+/// is an entry-count refusal, not a corrupt archive (the zip crate would have refused it
+/// as corrupt, or, with a real central directory, parsed all of it first).
+#[tokio::test]
+async fn a_declared_entry_count_over_the_limit_is_refused_before_parsing() {
+    let bomb = zip64_declaring(2_000_000, b"tiny garbage, not a central directory");
+    let problem = refusal(bomb.clone(), ArchiveLimits::default()).await;
+    assert!(
+        matches!(
+            problem,
+            Problem::ArchiveLimit {
+                what: "entry count",
+                limit: 100_000,
+                actual: 2_000_000,
+                ..
+            }
+        ),
+        "{problem:?}"
+    );
+    // Under a limit it allows, the same bytes are what they are: corrupt.
+    let problem = refusal(bomb, ArchiveLimits::default().max_entries(3_000_000)).await;
+    assert!(
+        matches!(problem, Problem::CorruptArchive { .. }),
+        "{problem:?}"
+    );
+}
+
+/// Item 8: a central directory far larger than its entries need (here 3 entries in
+/// 80 KB: two entries with 40,000-byte names) is refused before the zip crate reads it
+/// into memory; a ZIP64 archive within the limits still opens.
+#[tokio::test]
+async fn central_directory_size_is_bounded_by_the_entry_count() {
+    let mut entries = model_entries(&small_model());
+    for c in [b'a', b'b'] {
+        entries.push(RawEntry::file(vec![c; 40_000], b"x".to_vec()));
+    }
+    let n = entries.len() as u64;
+    let problem = refusal(raw_zip(&entries), ArchiveLimits::default()).await;
+    match problem {
+        Problem::ArchiveLimit {
+            what: "central directory size",
+            limit,
+            actual,
+            ..
+        } => {
+            assert_eq!(limit, n * 512 + 65_536);
+            assert!(actual > 80_000, "{actual}");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let mock = MockGitHub::start().await;
+    mock.add(MockArtifact::new(
+        1,
+        NAME,
+        "2026-11-21T00:00:00Z",
+        raw_zip64(&model_entries(&small_model())),
+    ));
+    let cache = tempfile::tempdir().unwrap();
+    let db = builder(&mock, cache.path()).build().unwrap();
+    assert_eq!(
+        fetch_sorted(&db, b"k1").await,
+        vec![b"v1".to_vec(), b"v2".to_vec()]
+    );
+    assert!(matches!(db.status(), Status::Downloaded { .. }));
+}
+
+/// Item 8: a bomb the old defaults (64 MiB per entry) let one fetch decompress into
+/// memory, 9 MiB of zeros in a few kilobytes, is refused by the default limits.
+#[tokio::test]
+async fn a_bomb_under_the_old_defaults_is_refused_by_the_new_ones() {
+    let zeros = vec![0u8; 9 << 20];
+    let bomb = raw_zip(&[RawEntry::file(
+        format!("{}/{}", hypothesis_hash(b"k"), hypothesis_hash(&zeros)),
+        zeros,
+    )]);
+    assert!(bomb.len() < 64 << 10, "a real bomb: {} bytes", bomb.len());
+    let problem = refusal(bomb, ArchiveLimits::default()).await;
+    assert!(
+        matches!(
+            problem,
+            Problem::ArchiveLimit {
+                what: "entry size",
+                limit: 8_388_608,
+                actual: 9_437_184,
+                ..
+            }
+        ),
+        "{problem:?}"
+    );
+}
+
+/// Item 9: a blob host that sends one byte every 50 ms never pauses long enough for the
+/// network timeout; the overall deadline stops it, within about the deadline, and the
+/// database falls back (empty; the expired cache; the error in strict mode).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickling_download_stops_at_the_overall_deadline() {
+    let mock = MockGitHub::start().await;
+    serve_small(&mock, 1, "2026-11-21T00:00:00Z");
+    let zip_len = model_zip(&small_model()).len();
+    assert!(zip_len > 200, "the trickle would take {zip_len} x 50 ms");
+    mock.set_blob_fault(Some(Fault::Trickle(Duration::from_millis(50))));
+    let deadline = Duration::from_millis(1500);
+    let build = |cache: &Path, strict: bool| {
+        builder(&mock, cache)
+            .network_timeout(Duration::from_secs(5))
+            .download_timeout(deadline)
+            .strict(strict)
+            .build()
+            .unwrap()
+    };
+    let is_deadline =
+        |p: &Problem| matches!(p, Problem::Timeout { after, .. } if *after == deadline);
+
+    let empty = tempfile::tempdir().unwrap();
+    let db = build(empty.path(), false);
+    let started = std::time::Instant::now();
+    assert!(db.fetch(b"k1").await.unwrap().is_empty());
+    let took = started.elapsed();
+    assert!(
+        took >= deadline && took < deadline + Duration::from_secs(2),
+        "stopped after {took:?}"
+    );
+    let Status::Unavailable { problem } = db.status() else {
+        panic!("{:?}", db.status());
+    };
+    assert!(is_deadline(&problem), "{problem:?}");
+    assert!(problem.is_temporary());
+    assert!(problem.to_string().contains("/blob/1"), "{problem}");
+    assert!(!problem.to_string().contains("PRESIGNED"), "{problem}");
+
+    let stale = tempfile::tempdir().unwrap();
+    let old = put_cached(
+        stale.path(),
+        chrono::Duration::days(3),
+        &model_zip(&other_model()),
+    );
+    let db = build(stale.path(), false);
+    assert_eq!(fetch_sorted(&db, b"k1").await, vec![b"old".to_vec()]);
+    match db.status() {
+        Status::ExpiredFallback { archive, problem } => {
+            assert_eq!(archive, old);
+            assert!(is_deadline(&problem), "{problem:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        cache_files(stale.path())
+            .iter()
+            .all(|n| !n.ends_with(".partial")),
+        "the partial download is removed: {:?}",
+        cache_files(stale.path())
+    );
+
+    let err = build(stale.path(), true).fetch(b"k1").await.unwrap_err();
+    assert!(is_deadline(&problem_of(&err)), "{err:?}");
+    assert_eq!(err.kind(), exampledb_core::ErrorKind::Timeout);
+
+    let zero = builder(&mock, empty.path())
+        .download_timeout(Duration::ZERO)
+        .build();
+    assert!(matches!(zero, Err(Error::InvalidConfig { .. })));
+}
+
+/// Item 10: a token is not sent over plain http off loopback unless that is asked for
+/// explicitly; the refusal says why and how to opt in, and never shows the token.
+#[test]
+fn the_token_is_not_sent_over_plain_http_off_loopback() {
+    let secret = "ghp_CLEARTEXTsecret0123";
+    let cache = tempfile::tempdir().unwrap();
+    let build = |api: &str, token: Option<&str>, allow: bool| {
+        let b = GitHubArtifactDatabase::builder("octo", "repo")
+            .cache_dir(cache.path())
+            .api_url(api)
+            .allow_insecure_http(allow);
+        match token {
+            Some(t) => b.token(t),
+            None => b.no_token(),
+        }
+        .build()
+    };
+    for api in [
+        "http://ghe.example.com/api/v3",
+        "http://10.1.2.3:8080",
+        "HTTP://GHE.EXAMPLE.COM",
+        "http://user:pw@ghe.example.com",
+        "http://[2001:db8::1]/api/v3",
+    ] {
+        let err = build(api, Some(secret), false).unwrap_err();
+        assert!(matches!(err, Error::InvalidConfig { .. }), "{api}: {err:?}");
+        let text = format!("{err} {err:?}");
+        assert!(
+            text.contains("cleartext") && text.contains("allow_insecure_http(true)"),
+            "{api}: {text}"
+        );
+        assert!(
+            !text.contains(secret) && !text.contains("pw@"),
+            "{api}: {text}"
+        );
+        assert!(build(api, Some(secret), true).is_ok(), "{api}: opted in");
+        assert!(build(api, None, false).is_ok(), "{api}: no token to leak");
+    }
+    for api in [
+        "http://127.0.0.1:8080",
+        "http://127.200.0.1",
+        "http://localhost:3000/api/v3",
+        "http://[::1]:8080",
+        "https://ghe.example.com/api/v3",
+        "https://api.github.com",
+    ] {
+        assert!(build(api, Some(secret), false).is_ok(), "{api}");
+    }
+}
+
+/// Item 11: a redirect to `ftp:` or `file:` is named for what it is, not "a relative
+/// Location"; relative redirects still work.
+#[tokio::test]
+async fn redirects_to_other_schemes_are_named_and_relative_ones_followed() {
+    for (location, scheme) in [
+        ("ftp://files.example.com/a.zip", "ftp:"),
+        ("file:///etc/passwd", "file:"),
+    ] {
+        let mock = MockGitHub::start().await;
+        serve_small(&mock, 1, "2026-11-21T00:00:00Z");
+        mock.set_download_location(Some(location));
+        let cache = tempfile::tempdir().unwrap();
+        let db = builder(&mock, cache.path()).build().unwrap();
+        assert!(db.fetch(b"k1").await.unwrap().is_empty());
+        let problem = db.status().problem().cloned().unwrap();
+        let Problem::MalformedResponse { message, .. } = &problem else {
+            panic!("{location}: {problem:?}");
+        };
+        assert!(
+            message.contains(&format!("unsupported scheme {scheme}")),
+            "{location}: {message}"
+        );
+        assert!(!message.contains("relative"), "{location}: {message}");
+        assert_eq!(mock.count(Endpoint::Blob), 0);
+    }
+
+    let mock = MockGitHub::start().await;
+    serve_small(&mock, 1, "2026-11-21T00:00:00Z");
+    mock.set_download_location(Some(&format!("/blob/1?{BLOB_SIGNATURE}")));
+    let cache = tempfile::tempdir().unwrap();
+    let db = builder(&mock, cache.path()).build().unwrap();
+    assert_eq!(fetch_sorted(&db, b"k2").await, vec![b"v3".to_vec()]);
+    let blob = mock
+        .seen()
+        .into_iter()
+        .find(|s| s.endpoint == Endpoint::Blob)
+        .unwrap();
+    assert_eq!(blob.authorization, None, "no token on the redirect");
 }

@@ -5,9 +5,11 @@
 //! The mock implements what the artifact backend uses: `GET
 //! /repos/{owner}/{repo}/actions/artifacts` (the `name`, `per_page` and `page` parameters and
 //! a `Link: <...>; rel="next"` header) and `GET .../artifacts/{id}/zip`, which answers
-//! `302 Found` to `http://127.0.0.1:<blob port>/blob/{id}?sig=...`. The blob server refuses
-//! (and counts) any request that carries an `Authorization` header. Faults can be injected
-//! per endpoint.
+//! `302 Found` to `http://127.0.0.1:<blob port>/blob/{id}?sig=...` (or to any Location
+//! set with [`MockGitHub::set_download_location`]). The blob server refuses (and counts)
+//! any request that carries an `Authorization` header; the API server serves the same
+//! `/blob/{id}` route, for redirects relative to the API host. Faults can be injected per
+//! endpoint.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -75,6 +77,9 @@ pub enum Fault {
     Truncated,
     /// No answer at all.
     Hang,
+    /// The whole body, one byte at a time with this pause before each (announcing the
+    /// full `Content-Length`): a host that never falls silent long enough to time out.
+    Trickle(Duration),
 }
 
 /// Which endpoint a request went to.
@@ -108,6 +113,7 @@ struct MockState {
     list_fault: Option<Fault>,
     download_fault: Option<Fault>,
     blob_fault: Option<Fault>,
+    download_location: Option<String>,
     seen: Vec<Seen>,
     api_base: String,
     blob_base: String,
@@ -166,6 +172,7 @@ impl MockGitHub {
         let api_app = routes
             .clone()
             .nest("/api/v3", routes)
+            .route("/blob/{id}", get(blob_get))
             .with_state(Arc::clone(&state));
         let blob_app = Router::new()
             .route("/blob/{id}", get(blob_get))
@@ -224,6 +231,13 @@ impl MockGitHub {
     /// Makes the blob host answer with `fault`.
     pub fn set_blob_fault(&self, fault: Option<Fault>) {
         lock(&self.state).blob_fault = fault;
+    }
+
+    /// Makes the download URL redirect to `location`, as given (any scheme, or relative),
+    /// instead of the blob host's pre-signed URL; `None` restores it. A relative
+    /// `/blob/{id}?{BLOB_SIGNATURE}` is served by the API host itself.
+    pub fn set_download_location(&self, location: Option<&str>) {
+        lock(&self.state).download_location = location.map(str::to_owned);
     }
 
     /// Every request so far.
@@ -309,6 +323,19 @@ async fn fault_response(fault: &Fault, body: Vec<u8>) -> Response {
         Fault::Hang => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             json_error(504, "too late")
+        }
+        Fault::Trickle(pause) => {
+            let pause = *pause;
+            let full = body.len();
+            let stream = futures_util::stream::unfold((body, 0), move |(body, i)| async move {
+                let byte = bytes_of(body.get(i..=i)?);
+                tokio::time::sleep(pause).await;
+                Some((Ok::<_, std::io::Error>(byte), (body, i + 1)))
+            });
+            let mut r = Response::new(Body::from_stream(stream));
+            r.headers_mut()
+                .insert(header::CONTENT_LENGTH, full.to_string().parse().unwrap());
+            r
         }
     }
 }
@@ -406,7 +433,7 @@ async fn download(
     axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
 ) -> Response {
     record(&state, Endpoint::Download, uri.to_string(), &headers);
-    let (fault, expired, blob_base) = {
+    let (fault, expired, location) = {
         let s = lock(&state);
         if !authorized(&s, &headers) {
             return json_error(401, "Bad credentials");
@@ -414,11 +441,11 @@ async fn download(
         let Some(artifact) = s.artifacts.iter().find(|a| a.id == id) else {
             return json_error(404, "Not Found");
         };
-        (
-            s.download_fault.clone(),
-            artifact.expired,
-            s.blob_base.clone(),
-        )
+        let location = s
+            .download_location
+            .clone()
+            .unwrap_or_else(|| format!("{}/blob/{id}?{BLOB_SIGNATURE}", s.blob_base));
+        (s.download_fault.clone(), artifact.expired, location)
     };
     if let Some(fault) = fault {
         return fault_response(&fault, Vec::new()).await;
@@ -426,14 +453,7 @@ async fn download(
     if expired {
         return json_error(410, "Artifact has expired");
     }
-    (
-        StatusCode::FOUND,
-        [(
-            header::LOCATION,
-            format!("{blob_base}/blob/{id}?{BLOB_SIGNATURE}"),
-        )],
-    )
-        .into_response()
+    (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
 }
 
 async fn blob_get(
@@ -507,6 +527,72 @@ impl RawEntry {
 /// A zip of `entries` written byte by byte (no zip64), so tests can make archives no
 /// well-behaved writer would: lying sizes and CRCs, links, any names.
 pub fn raw_zip(entries: &[RawEntry]) -> Vec<u8> {
+    let (mut out, central) = raw_entries(entries);
+    let cd_offset = out.len() as u32;
+    out.extend_from_slice(&central);
+    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(central.len() as u32).to_le_bytes());
+    out.extend_from_slice(&cd_offset.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out
+}
+
+/// [`raw_zip`] ending in ZIP64 end records (a ZIP64 end-of-central-directory record, its
+/// locator, and a classic end record whose count, size and offset are saturated), as
+/// writers end archives of more than 65,535 entries.
+pub fn raw_zip64(entries: &[RawEntry]) -> Vec<u8> {
+    let (mut out, central) = raw_entries(entries);
+    let cd_offset = out.len() as u64;
+    out.extend_from_slice(&central);
+    push_zip64_end(
+        &mut out,
+        entries.len() as u64,
+        central.len() as u64,
+        cd_offset,
+    );
+    out
+}
+
+/// A zip whose ZIP64 end records declare `entries` entries in a central directory of
+/// `central_directory` (any bytes, not parsed before the declared count is checked):
+/// the start of a many-entry bomb, in a few bytes.
+pub fn zip64_declaring(entries: u64, central_directory: &[u8]) -> Vec<u8> {
+    let mut out = central_directory.to_vec();
+    push_zip64_end(&mut out, entries, central_directory.len() as u64, 0);
+    out
+}
+
+fn push_zip64_end(out: &mut Vec<u8>, entries: u64, cd_size: u64, cd_offset: u64) {
+    let record_at = out.len() as u64;
+    out.extend_from_slice(&0x0606_4b50u32.to_le_bytes());
+    out.extend_from_slice(&44u64.to_le_bytes()); // size of the rest of the record
+    out.extend_from_slice(&45u16.to_le_bytes()); // made by
+    out.extend_from_slice(&45u16.to_le_bytes()); // needed
+    out.extend_from_slice(&[0; 8]); // this disk, the central directory's disk
+    out.extend_from_slice(&entries.to_le_bytes()); // on this disk
+    out.extend_from_slice(&entries.to_le_bytes());
+    out.extend_from_slice(&cd_size.to_le_bytes());
+    out.extend_from_slice(&cd_offset.to_le_bytes());
+    // Locator.
+    out.extend_from_slice(&0x0706_4b50u32.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&record_at.to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes());
+    // Classic end record, saturated.
+    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&u16::MAX.to_le_bytes());
+    out.extend_from_slice(&u16::MAX.to_le_bytes());
+    out.extend_from_slice(&u32::MAX.to_le_bytes());
+    out.extend_from_slice(&u32::MAX.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+}
+
+/// The local headers with their data, and the central directory, of `entries`.
+fn raw_entries(entries: &[RawEntry]) -> (Vec<u8>, Vec<u8>) {
     let mut out = Vec::new();
     let mut central = Vec::new();
     for e in entries {
@@ -554,16 +640,7 @@ pub fn raw_zip(entries: &[RawEntry]) -> Vec<u8> {
         central.extend_from_slice(&offset.to_le_bytes());
         central.extend_from_slice(&e.name);
     }
-    let cd_offset = out.len() as u32;
-    out.extend_from_slice(&central);
-    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-    out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(central.len() as u32).to_le_bytes());
-    out.extend_from_slice(&cd_offset.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out
+    (out, central)
 }
 
 /// The entries a Hypothesis directory database holding `model` has (`<h(key)>/<h(value)>`
