@@ -49,6 +49,7 @@ pub(crate) fn subscribe(db: &RedisDatabase) -> Result<ChangeStream> {
             backend: BACKEND,
             operation: Operation::Subscribe,
             location: inner.server.clone(),
+            // The caller's misuse, not a state of the store: no more specific kind fits.
             kind: exampledb_core::ErrorKind::Other,
             temporary: false,
             source: "subscribe() must be called within a tokio runtime".into(),
