@@ -55,6 +55,7 @@
 
 mod background;
 pub mod choices;
+pub mod config;
 mod database;
 pub mod directory;
 mod error;

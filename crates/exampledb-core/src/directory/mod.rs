@@ -46,7 +46,7 @@
 //! key directory is skipped (with a warning) and can neither hang nor flood a reader. One
 //! read allocates at most [`max_value_size`](DirectoryDatabaseBuilder::max_value_size)
 //! (default 64 MiB); a larger file is skipped with a warning and a larger value is refused
-//! by save with [`Error::TooLarge`](crate::Error::TooLarge). The root itself may be a link.
+//! by save with [`Error::TooLarge`]. The root itself may be a link.
 //! These guarantees hold on Unix; elsewhere the portable calls follow links.
 //!
 //! **A damaged layout.**
@@ -176,7 +176,81 @@ pub struct DirectoryDatabaseBuilder {
     max_value_size: u64,
 }
 
+/// The option keys [`DirectoryDatabaseBuilder::with_option`] takes.
+const OPTIONS: &[&str] = &[
+    "durable",
+    "offload_to_blocking_pool",
+    "unnamed_temp_files",
+    "max_value_size",
+];
+
+/// A name for a file that shows whether `root` is writable, removed at once (hidden and
+/// not a hash name: never a key directory).
+fn tempfile_probe(root: &Path) -> PathBuf {
+    root.join(format!(".exampledb-check-{}", std::process::id()))
+}
+
 impl DirectoryDatabaseBuilder {
+    /// Settings for Hypothesis's default location, from the environment as Hypothesis
+    /// reads it: `$HYPOTHESIS_STORAGE_DIRECTORY/examples` when that variable is set (and
+    /// not empty), else `.hypothesis/examples` under the current directory. When the
+    /// storage directory is created, a `.gitignore` holding `*` is written into it, as
+    /// Hypothesis does. The only place this backend reads the environment.
+    pub fn from_env() -> Self {
+        let home = storage_home();
+        let mut builder = DirectoryDatabase::builder(home.join("examples"));
+        builder.storage_home = Some(home);
+        builder
+    }
+
+    /// Settings from a URL: `file:PATH` (relative or absolute), `file:///ABSOLUTE/PATH`,
+    /// or a plain path (which is never parsed for a query). A `file:` URL's query
+    /// parameters are options ([`with_option`](Self::with_option)):
+    ///
+    /// ```
+    /// use exampledb_core::directory::DirectoryDatabaseBuilder;
+    /// let db = DirectoryDatabaseBuilder::from_url("file:.hypothesis/examples?durable=true")?.build()?;
+    /// assert_eq!(db.root(), std::path::Path::new(".hypothesis/examples"));
+    /// let db = DirectoryDatabaseBuilder::from_url("/tmp/a?b")?.build()?; // a plain path
+    /// assert_eq!(db.root(), std::path::Path::new("/tmp/a?b"));
+    /// # Ok::<(), exampledb_core::Error>(())
+    /// ```
+    pub fn from_url(url: &str) -> Result<Self> {
+        if !url.starts_with("file:") {
+            if url.is_empty() {
+                return Err(crate::config::invalid(BACKEND, "an empty path"));
+            }
+            return Ok(DirectoryDatabase::builder(url));
+        }
+        let parsed = crate::config::QueryUrl::parse(BACKEND, url)?;
+        let rest = &parsed.base()["file:".len()..];
+        // file:///abs -> /abs; file://localhost/abs -> /abs; file:rel -> rel; file:/abs -> /abs
+        let path = match rest.strip_prefix("//") {
+            Some(with_host) => match with_host.find('/') {
+                Some(0) => with_host,
+                Some(at) if &with_host[..at] == "localhost" => &with_host[at..],
+                _ => {
+                    return Err(crate::config::invalid(
+                        BACKEND,
+                        format!("file URL {url:?} names a host; only local paths are supported"),
+                    ))
+                }
+            },
+            None => rest,
+        };
+        let path = crate::config::percent_decode(BACKEND, path)?;
+        if path.is_empty() {
+            return Err(crate::config::invalid(
+                BACKEND,
+                format!("file URL {url:?} has no path"),
+            ));
+        }
+        crate::config::DatabaseBuilder::with_options(
+            DirectoryDatabase::builder(path),
+            parsed.options().iter().map(|(k, v)| (k, v)),
+        )
+    }
+
     /// fsync every written file and the directories whose entries change, so that a
     /// save that returned survives a power loss. Off by default, as in Hypothesis; its cost
     /// is in `docs/BENCHMARKS.md`.
@@ -212,8 +286,29 @@ impl DirectoryDatabaseBuilder {
         self
     }
 
+    /// Sets one option by its name (the setters' names: `durable`,
+    /// `offload_to_blocking_pool`, `unnamed_temp_files`, `max_value_size`).
+    pub fn with_option(self, key: &str, value: &str) -> Result<Self> {
+        use crate::config::{parse_bool, parse_size};
+        Ok(match key {
+            "durable" => self.durable(parse_bool(BACKEND, key, value)?),
+            "offload_to_blocking_pool" => {
+                self.offload_to_blocking_pool(parse_bool(BACKEND, key, value)?)
+            }
+            "unnamed_temp_files" => self.unnamed_temp_files(parse_bool(BACKEND, key, value)?),
+            "max_value_size" => self.max_value_size(parse_size(BACKEND, key, value)?),
+            _ => return Err(crate::config::unknown_option(BACKEND, key, OPTIONS)),
+        })
+    }
+
     /// Builds the database. Fails if the root exists and is not a directory.
     pub fn build(self) -> Result<DirectoryDatabase> {
+        if self.max_value_size == 0 {
+            return Err(crate::config::invalid(
+                BACKEND,
+                "max_value_size must be more than zero",
+            ));
+        }
         if let Ok(meta) = std::fs::metadata(&self.root) {
             if !meta.is_dir() {
                 return Err(Error::InvalidConfig {
@@ -268,20 +363,26 @@ impl DirectoryDatabase {
         }
     }
 
-    /// Settings for Hypothesis's default location: `$HYPOTHESIS_STORAGE_DIRECTORY/examples`
-    /// when that variable is set, else `.hypothesis/examples` under the current directory.
-    /// When the storage directory is created, a `.gitignore` holding `*` is written into
-    /// it, as Hypothesis does.
-    pub fn default_builder() -> DirectoryDatabaseBuilder {
-        let home = storage_home();
-        let mut builder = Self::builder(home.join("examples"));
-        builder.storage_home = Some(home);
-        builder
+    /// Hypothesis's default location with default settings:
+    /// [`DirectoryDatabaseBuilder::from_env`], built.
+    pub fn default_location() -> Result<Self> {
+        DirectoryDatabaseBuilder::from_env().build()
     }
 
-    /// Hypothesis's default location with default settings; see [`Self::default_builder`].
-    pub fn default_location() -> Result<Self> {
-        Self::default_builder().build()
+    /// Makes sure the database can be used now: creates the root (and Hypothesis's
+    /// storage directory with its `.gitignore`) if missing and checks that it is a
+    /// writable directory, instead of failing at the first save.
+    pub async fn check(&self) -> Result<()> {
+        self.run(|inner| {
+            inner
+                .create_root()
+                .and_then(|()| {
+                    let probe = tempfile_probe(&inner.root);
+                    std::fs::write(&probe, b"").and_then(|()| std::fs::remove_file(&probe))
+                })
+                .map_err(|e| inner.io_error(Operation::Open, &inner.root, e))
+        })
+        .await
     }
 
     /// The root directory.
@@ -326,7 +427,7 @@ impl DirectoryDatabase {
 }
 
 /// The database Hypothesis uses when none is configured: the directory database at the
-/// default location ([`DirectoryDatabase::default_builder`]), or,
+/// default location ([`DirectoryDatabaseBuilder::from_env`]), or,
 /// when that location cannot be used (no permission to create it, or a file in its way),
 /// an in-memory database with a warning, as Hypothesis falls back.
 ///
@@ -335,7 +436,7 @@ impl DirectoryDatabase {
 /// # let _ = db;
 /// ```
 pub fn default_database() -> Arc<dyn ExampleDatabase> {
-    let builder = DirectoryDatabase::default_builder();
+    let builder = DirectoryDatabaseBuilder::from_env();
     let root = builder.root.clone();
     match builder.build() {
         Ok(db) if usable_dir(&root) => Arc::new(db),
@@ -417,5 +518,18 @@ impl ExampleDatabase for DirectoryDatabase {
                 source: e,
             })
         })
+    }
+}
+
+impl crate::config::DatabaseBuilder for DirectoryDatabaseBuilder {
+    type Database = DirectoryDatabase;
+    const OPTIONS: &'static [&'static str] = OPTIONS;
+
+    fn with_option(self, key: &str, value: &str) -> Result<Self> {
+        DirectoryDatabaseBuilder::with_option(self, key, value)
+    }
+
+    fn build(self) -> Result<DirectoryDatabase> {
+        DirectoryDatabaseBuilder::build(self)
     }
 }
