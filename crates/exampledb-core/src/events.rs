@@ -62,7 +62,8 @@ pub type ListenerGuard = Box<dyn Send + 'static>;
 /// Backends own one hub each; wrappers forward their members' streams instead.
 ///
 /// ```
-/// # use exampledb_core::{ChangeHub, ChangeEvent};
+/// # use exampledb_core::backend::ChangeHub;
+/// # use exampledb_core::ChangeEvent;
 /// # use futures_util::StreamExt;
 /// # tokio_test_block_on(async {
 /// let hub = ChangeHub::new();

@@ -53,6 +53,7 @@
 //! location, and says through [`Error::is_temporary`] whether a retry may help.
 #![deny(missing_docs)]
 
+pub mod backend;
 mod background;
 pub mod choices;
 pub mod config;
@@ -69,7 +70,7 @@ pub use background::BackgroundWrite;
 pub use database::{sub_key, ExampleDatabase, ExampleDatabaseExt};
 pub use directory::DirectoryDatabase;
 pub use error::{BoxError, Error, ErrorKind, Operation, Result};
-pub use events::{ChangeEvent, ChangeHub, ChangeSink, ChangeStream, ListenerGuard};
+pub use events::{ChangeEvent, ChangeStream};
 pub use layout::{hypothesis_hash, is_hash_name, METAKEYS_KEY};
 pub use memory::InMemoryDatabase;
 pub use multiplexed::Multiplexed;

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::{ChangeEvent, ChangeHub, ChangeStream, ExampleDatabase, Result};
+use crate::backend::ChangeHub;
+use crate::{ChangeEvent, ChangeStream, ExampleDatabase, Result};
 
 /// Values are kept ordered, not hashed: comparing two random values usually stops at the
 /// first byte, where hashing reads the whole value (SipHash over up to 1 KiB per lookup).

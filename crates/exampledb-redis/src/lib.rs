@@ -98,9 +98,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use exampledb_core::{
-    ChangeHub, ChangeStream, Error, ErrorKind, ExampleDatabase, Operation, Result,
-};
+use exampledb_core::backend::ChangeHub;
+use exampledb_core::{ChangeStream, Error, ErrorKind, ExampleDatabase, Operation, Result};
 use redis::{ErrorKind as RedisKind, RedisError, ServerErrorKind};
 use tokio::time::Instant;
 

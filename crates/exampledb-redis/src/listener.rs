@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use exampledb_core::{ChangeSink, ChangeStream, Error, ListenerGuard, Operation, Result};
+use exampledb_core::backend::{ChangeSink, ListenerGuard};
+use exampledb_core::{ChangeStream, Error, Operation, Result};
 use futures_util::StreamExt;
 use tokio::sync::watch;
 

@@ -28,8 +28,9 @@ use super::fs::{self as dfs, Renamed};
 use super::own::{Kind, OwnChanges};
 use super::write::Writer;
 use super::{create_storage_dir, lock, BACKEND};
+use crate::backend::ChangeHub;
 use crate::layout::{self, METAKEYS_KEY};
-use crate::{ChangeEvent, ChangeHub, Error, Operation, Result};
+use crate::{ChangeEvent, Error, Operation, Result};
 
 /// Attempts at a write or rename whose key directory keeps disappearing (another process
 /// emptying and removing it at the same moment).

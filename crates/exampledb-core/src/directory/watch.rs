@@ -21,8 +21,9 @@ use notify::{Event, EventKind, RecursiveMode, Watcher};
 
 use super::fs::{read_path, read_values};
 use super::own::{Kind, OwnChanges};
+use crate::backend::{ChangeSink, ListenerGuard};
 use crate::layout::{self, Entry as LayoutEntry};
-use crate::{BoxError, ChangeEvent, ChangeSink, ListenerGuard};
+use crate::{BoxError, ChangeEvent};
 
 /// How long after a key directory appears it is scanned a second time: by then its watch
 /// is certainly in place.
