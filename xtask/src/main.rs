@@ -5,7 +5,8 @@
 //!   target directory, starts the services (docker compose where a Docker engine answers,
 //!   else `redis-server` processes on free loopback ports), runs every test of the
 //!   workspace against them with services required (a missing one fails instead of
-//!   skipping), then the doctests, and stops the services.
+//!   skipping), then the doctests and the facade without its backend features, and stops
+//!   the services.
 //! - `cargo xtask bench [SUITE]...`: the standard workload (shared/bench/WORKLOAD.md) on
 //!   each backend beside Python Hypothesis's and a floor, interleaved over several rounds
 //!   in one run; prints one JSON line per backend (medians) and the ratios.

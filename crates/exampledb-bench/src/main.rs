@@ -264,7 +264,9 @@ fn floor_atomic(root: &Path) -> Map<String, Value> {
 /// with [`IN_FLIGHT`] saves in flight (a separate, labelled figure).
 async fn redis_extras(url: &str, out: &mut Map<String, Value>) {
     use futures_util::stream::{self, StreamExt};
-    let db = exampledb_redis::RedisDatabase::open(url).unwrap();
+    let db = exampledb_redis::RedisDatabase::builder(url)
+        .build()
+        .unwrap();
     let data = workload();
     let (k, v) = (&data[0].0, &data[0].1);
     db.save(b"warm-up", b"x").await.unwrap(); // the script is loaded once per server
@@ -404,7 +406,6 @@ async fn github(zip: &Path) -> Map<String, Value> {
         exampledb_github::GitHubArtifactDatabase::builder("o", "r")
             .cache_dir(&work)
             .api_url("http://127.0.0.1:9")
-            .no_token()
             .strict(true)
             .build()
             .unwrap()
@@ -490,7 +491,9 @@ async fn main() {
         ["github-floor", zip] => ("floor-zip-crate".to_string(), github_floor(Path::new(zip))),
         ["redis-floor", port] => ("floor-redis-benchmark".to_string(), redis_floor(port)),
         ["redis", url] => {
-            let db = exampledb_redis::RedisDatabase::open(url).unwrap();
+            let db = exampledb_redis::RedisDatabase::builder(url)
+                .build()
+                .unwrap();
             let mut out = run(&db).await;
             redis_extras(url, &mut out).await;
             ("exampledb-redis".to_string(), out)

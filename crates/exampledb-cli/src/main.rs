@@ -1,25 +1,28 @@
 //! `exampledb`: run a demonstration job on Hypothesis's default example database, and
-//! inspect any directory database (Python Hypothesis's included).
+//! inspect any example database (Python Hypothesis's included).
 //!
 //! ```text
-//! exampledb demo                 find, shrink, store and replay a failing example
-//! exampledb keys [ROOT]          list keys (hex) and how many values each holds
-//! exampledb show KEY-HEX [ROOT]  print a key's values, decoded as choice sequences
+//! exampledb demo               find, shrink, store and replay a failing example
+//! exampledb keys [DB]          list keys (hex) and how many values each holds
+//! exampledb show KEY-HEX [DB]  print a key's values, decoded as choice sequences
 //! ```
 //!
-//! ROOT defaults to Hypothesis's default location (`.hypothesis/examples`, or
-//! `$HYPOTHESIS_STORAGE_DIRECTORY/examples`). Built with the `github` feature, ROOT may
-//! also be `github:OWNER/REPO[/ARTIFACT-NAME]`: CI's database, the newest GitHub Actions
-//! artifact (token from `GITHUB_TOKEN`, API from `GITHUB_API_URL`, cached as Hypothesis
-//! caches it; any failure is reported rather than shown as an empty database).
+//! DB is anything `exampledb::open` takes: a directory path, `file:PATH?options`,
+//! `redis://HOST` (built with the `redis` feature), `github://OWNER/REPO[/ARTIFACT]` (the
+//! `github` feature: CI's database, the newest GitHub Actions artifact, token from
+//! `GITHUB_TOKEN`, API from `GITHUB_API_URL`), `readonly:URL`, or the recipe
+//! `LOCAL;readonly:SHARED`. It defaults to `$EXAMPLEDB_DATABASE`, else Hypothesis's
+//! default location (`.hypothesis/examples`, or `$HYPOTHESIS_STORAGE_DIRECTORY/examples`).
+//! The database is checked before it is read, so an unreachable server or artifact is
+//! reported rather than shown as an empty database.
 
 use std::process::ExitCode;
 
 use exampledb::choices::{self, Choice};
-use exampledb::{DirectoryDatabase, ExampleDatabase, ExampleDatabaseExt};
+use exampledb::{DirectoryDatabase, ExampleDatabase, ExampleDatabaseExt, DATABASE_ENV};
 use sha2::{Digest, Sha384};
 
-const USAGE: &str = "usage: exampledb demo | keys [ROOT] | show KEY-HEX [ROOT]\n  ROOT: a directory database (default .hypothesis/examples) or github:OWNER/REPO[/ARTIFACT]";
+const USAGE: &str = "usage: exampledb demo | keys [DB] | show KEY-HEX [DB]\n  DB: a directory path or a database URL (file:, redis://, github://OWNER/REPO, readonly:URL, LOCAL;readonly:SHARED); default $EXAMPLEDB_DATABASE, else .hypothesis/examples";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -31,8 +34,8 @@ async fn main() -> ExitCode {
         .as_slice()
     {
         ["demo"] | [] => demo().await,
-        ["keys", rest @ ..] if rest.len() <= 1 => keys(open(rest.first())).await,
-        ["show", key, rest @ ..] if rest.len() <= 1 => show(open(rest.first()), key).await,
+        ["keys", rest @ ..] if rest.len() <= 1 => keys(open(rest.first()).await).await,
+        ["show", key, rest @ ..] if rest.len() <= 1 => show(open(rest.first()).await, key).await,
         _ => Err(USAGE.to_string()),
     };
     match result {
@@ -50,46 +53,30 @@ struct Store {
     location: String,
 }
 
-fn open(root: Option<&&str>) -> Result<Store, String> {
-    let directory = |db: exampledb::Result<DirectoryDatabase>| {
-        let db = db.map_err(|e| e.to_string())?;
-        Ok(Store {
-            location: db.root().display().to_string(),
-            db: Box::new(db),
-        })
-    };
-    match root {
-        Some(spec) if spec.starts_with("github:") => open_github(&spec["github:".len()..]),
-        Some(root) => directory(DirectoryDatabase::open(root)),
-        None => directory(DirectoryDatabase::default_location()),
-    }
-}
-
-#[cfg(feature = "github")]
-fn open_github(spec: &str) -> Result<Store, String> {
-    use exampledb::github::GitHubArtifactDatabase;
-    let mut parts = spec.splitn(3, '/');
-    let (Some(owner), Some(repo)) = (parts.next(), parts.next()) else {
-        return Err(format!("not OWNER/REPO[/ARTIFACT]: {spec:?}"));
-    };
-    // Strict: someone inspecting CI's database wants to see why it is unavailable.
-    let mut builder = GitHubArtifactDatabase::builder(owner, repo).strict(true);
-    if let Some(name) = parts.next() {
-        builder = builder.artifact_name(name);
-    }
-    let db = builder.build().map_err(|e| e.to_string())?;
-    Ok(Store {
-        location: format!(
-            "the CI artifact of {owner}/{repo} (cached in {})",
-            db.cache_dir().display()
+/// Opens `url` (or the default database) and checks it can be read now.
+async fn open(url: Option<&&str>) -> Result<Store, String> {
+    let (db, location) = match url {
+        Some(url) => (
+            exampledb::open(url),
+            exampledb::config::without_secrets(url),
         ),
-        db: Box::new(db),
-    })
-}
-
-#[cfg(not(feature = "github"))]
-fn open_github(_spec: &str) -> Result<Store, String> {
-    Err("this exampledb was built without GitHub support: build it with `--features github`".into())
+        None => (
+            exampledb::open_default(),
+            std::env::var(DATABASE_ENV)
+                .ok()
+                .filter(|u| !u.trim().is_empty())
+                .map(|u| exampledb::config::without_secrets(&u))
+                .unwrap_or_else(|| {
+                    exampledb::directory::storage_home()
+                        .join("examples")
+                        .display()
+                        .to_string()
+                }),
+        ),
+    };
+    let db = db.map_err(|e| e.to_string())?;
+    db.check().await.map_err(|e| e.to_string())?;
+    Ok(Store { db, location })
 }
 
 fn hex(b: &[u8]) -> String {

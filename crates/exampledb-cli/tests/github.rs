@@ -1,4 +1,4 @@
-//! `exampledb keys|show github:OWNER/REPO` against the testkit's GitHub API mock.
+//! `exampledb keys|show github://OWNER/REPO` against the testkit's GitHub API mock.
 #![cfg(feature = "github")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -40,23 +40,20 @@ async fn keys_and_show_read_ci_s_database() {
         model_zip(&model),
     ));
     let home = tempfile::tempdir().unwrap();
-    let (ok, text) = exampledb(&["keys", "github:octo/repo"], &mock, home.path()).await;
+    let (ok, text) = exampledb(&["keys", "github://octo/repo"], &mock, home.path()).await;
     assert!(ok, "{text}");
     assert!(
         text.contains(&format!("{}  2 value(s)", hex(b"test-key"))),
         "{text}"
     );
-    assert!(
-        text.contains("1 key(s) in the CI artifact of octo/repo"),
-        "{text}"
-    );
+    assert!(text.contains("1 key(s) in github://octo/repo"), "{text}");
     assert!(home
         .path()
         .join("github-artifacts/hypothesis-example-db")
         .is_dir());
 
     let (ok, text) = exampledb(
-        &["show", &hex(b"test-key"), "github:octo/repo"],
+        &["show", &hex(b"test-key"), "github://octo/repo"],
         &mock,
         home.path(),
     )
@@ -66,7 +63,12 @@ async fn keys_and_show_read_ci_s_database() {
     assert!(text.contains("not a choice sequence"), "{text}");
 
     // A failure is reported, not shown as an empty database.
-    let (ok, text) = exampledb(&["keys", "github:octo/repo/other-name"], &mock, home.path()).await;
+    let (ok, text) = exampledb(
+        &["keys", "github://octo/repo/other-name"],
+        &mock,
+        home.path(),
+    )
+    .await;
     assert!(!ok, "{text}");
     assert!(
         text.contains("no unexpired artifact named \"other-name\""),

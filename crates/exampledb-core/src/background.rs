@@ -187,4 +187,8 @@ impl<D: ExampleDatabase + 'static> ExampleDatabase for BackgroundWrite<D> {
     fn subscribe(&self) -> Result<ChangeStream> {
         self.inner.subscribe()
     }
+
+    async fn check(&self) -> Result<()> {
+        self.inner.check().await
+    }
 }

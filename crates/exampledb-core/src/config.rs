@@ -14,7 +14,7 @@
 //! | `builder.with_option(key, value)` | one option by its string name ([`DatabaseBuilder`]); an unknown key or a bad value is [`Error::InvalidConfig`] naming it |
 //! | `builder.some_setting(value)` | the typed setter of each option, named as its key |
 //! | `builder.build()` | checks everything and returns the database; connects to nothing |
-//! | `db.check().await` | talks to the store now and reports what is wrong, instead of at first use |
+//! | `db.check().await` | [`ExampleDatabase::check`]: talks to the store now and reports what is wrong, instead of at first use |
 //!
 //! Option keys are `snake_case` and identical to the typed setters' names, so URL query
 //! parameters map one to one onto setters. Shared names mean the same everywhere:
@@ -186,11 +186,12 @@ impl QueryUrl {
             .split_once(':')
             .filter(|(s, _)| is_scheme(s))
             .ok_or_else(|| invalid(backend, "not a URL: it has no scheme"))?;
+        // The fragment ends the URL: never part of a path or a query value.
+        let url = url.split_once('#').map_or(url, |(u, _)| u);
         let (base, query) = match url.split_once('?') {
             Some((base, query)) => (base, Some(query)),
             None => (url, None),
         };
-        let base = base.split_once('#').map_or(base, |(b, _)| b);
         let mut options: Vec<(String, String)> = Vec::new();
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').ok_or_else(|| {
@@ -283,6 +284,26 @@ pub fn percent_decode(backend: &'static str, text: &str) -> Result<String> {
         .map_err(|_| invalid(backend, format!("{text:?} does not decode to UTF-8")))
 }
 
+/// `url` without anything that may be a credential (user info, query, fragment): what
+/// may appear in messages and logs.
+///
+/// ```
+/// use exampledb_core::config::without_secrets;
+/// assert_eq!(without_secrets("redis://user:pw@host:6379/0?x=1"), "redis://host:6379/0");
+/// assert_eq!(without_secrets(".hypothesis/examples"), ".hypothesis/examples");
+/// ```
+pub fn without_secrets(url: &str) -> String {
+    let base = url.split(['?', '#']).next().unwrap_or("");
+    match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            format!("{scheme}://{host}{path}")
+        }
+        None => base.to_owned(),
+    }
+}
+
 fn decode_lossy(text: &str) -> String {
     percent_decode("", text).unwrap_or_else(|_| text.to_owned())
 }
@@ -328,6 +349,10 @@ mod tests {
         assert_eq!(u.scheme(), "github");
         assert_eq!(u.rest(), "o/r/name");
         assert_eq!(u.options().len(), 2);
+        assert_eq!(
+            u.options()[1],
+            ("cache_timeout".to_owned(), "1h".to_owned())
+        );
         assert!(QueryUrl::parse("t", "no scheme here").is_err());
         assert!(QueryUrl::parse("t", "C:/windows/path").is_err());
         for bad in ["x://h?flag", "x://h?a=1&a=2", "x://h?=1", "x://h?a=%zz"] {

@@ -69,6 +69,15 @@ pub trait ExampleDatabase: Send + Sync + Debug {
     /// subscriber and stops when the last stream is dropped.
     /// [`Error::NotSupported`](crate::Error::NotSupported) where the backend cannot listen.
     fn subscribe(&self) -> Result<ChangeStream>;
+
+    /// Makes sure the store can be used now, and says what is wrong if it cannot, instead
+    /// of at the first operation: the directory exists (or can be created) and is
+    /// writable, the server answers, the artifact can be had. Databases connect lazily,
+    /// so this is where a tool reports a bad configuration early. The default (for stores
+    /// that cannot fail, like the in-memory one) returns `Ok`.
+    async fn check(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 macro_rules! forward_example_database {
@@ -93,6 +102,9 @@ macro_rules! forward_example_database {
             }
             fn subscribe(&self) -> Result<ChangeStream> {
                 (**self).subscribe()
+            }
+            async fn check(&self) -> Result<()> {
+                (**self).check().await
             }
         }
     )*};

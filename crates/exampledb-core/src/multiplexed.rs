@@ -70,7 +70,7 @@ impl Multiplexed {
         let mut first_error = None;
         for member in &self.members {
             if let Err(e) = op(member).await {
-                tracing::warn!(member = ?member, error = %e, "multiplexed write failed on one member");
+                tracing::warn!(member = ?member, error = %e, "multiplexed operation failed on one member");
                 first_error.get_or_insert(e);
             }
         }
@@ -127,6 +127,11 @@ impl ExampleDatabase for Multiplexed {
             });
         }
         Ok(out)
+    }
+
+    /// Checks every member; the first failure is returned (each is logged).
+    async fn check(&self) -> Result<()> {
+        self.each(|m| m.check()).await
     }
 
     fn subscribe(&self) -> Result<ChangeStream> {

@@ -75,4 +75,8 @@ impl<D: ExampleDatabase> ExampleDatabase for ReadOnly<D> {
             other => other,
         }
     }
+
+    async fn check(&self) -> Result<()> {
+        self.inner.check().await
+    }
 }

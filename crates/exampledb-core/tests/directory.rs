@@ -340,3 +340,31 @@ async fn processes_never_see_partial_values() {
         "the reader overlapped the writers"
     );
 }
+
+#[tokio::test]
+async fn check_reports_an_unusable_root_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = DirectoryDatabase::open(tmp.path().join("examples")).unwrap();
+    good.check().await.unwrap();
+    assert!(
+        tmp.path().join("examples").is_dir(),
+        "check creates the root"
+    );
+    assert_eq!(
+        fs::read_dir(tmp.path().join("examples")).unwrap().count(),
+        0,
+        "and leaves nothing in it"
+    );
+    let file = tmp.path().join("a-file");
+    fs::write(&file, b"x").unwrap();
+    let bad = DirectoryDatabase::open(file.join("examples")).unwrap();
+    let err = bad.check().await.unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    assert!(err.to_string().contains("a-file"), "{err}");
+    // Through the wrappers, as a tool holding a `dyn ExampleDatabase` sees it.
+    let both = exampledb_core::Multiplexed::new([
+        std::sync::Arc::new(good) as std::sync::Arc<dyn ExampleDatabase>,
+        std::sync::Arc::new(exampledb_core::ReadOnly::new(bad)),
+    ]);
+    assert!(both.check().await.is_err());
+}

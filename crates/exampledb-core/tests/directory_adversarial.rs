@@ -377,31 +377,41 @@ fn killed_writers_never_expose_partial_values() {
 // ---------------------------------------------------------------------------------------
 // 3. Two processes racing: every key that holds a value keeps its meta-keys entry.
 
-const RACE_KEYS: u32 = 24;
-
-fn race_key(i: u32) -> Vec<u8> {
+fn race_key(i: u64) -> Vec<u8> {
     format!("race-{i}").into_bytes()
 }
 
-/// Child of `racing_processes_keep_every_key_listed`: saves and deletes its own value
-/// under random keys for the given time.
+/// Child of `racing_processes_keep_every_key_listed`: saves, deletes and moves its own
+/// value among `keys` random keys for the given time, on the given write path. Every
+/// call must succeed: contention is no reason for a save to fail.
 #[test]
 fn racer_entry() {
     let Some(role) = child_role() else { return };
-    let mut parts = role.split('|');
-    let root = parts.next().unwrap().to_owned();
-    let me = parts.next().unwrap().to_owned();
-    let millis: u64 = parts.next().unwrap().parse().unwrap();
+    let parts: Vec<&str> = role.split('|').collect();
+    let [root, me, keys, millis, path_name] = parts[..] else {
+        panic!("bad role {role}")
+    };
+    let keys: u64 = keys.parse().unwrap();
+    let millis: u64 = millis.parse().unwrap();
     runtime().block_on(async {
-        let db = DirectoryDatabase::open(root).unwrap();
+        let db = DirectoryDatabase::builder(root)
+            .unnamed_temp_files(path_name == "unnamed")
+            .build()
+            .unwrap();
         let mut rng = Rng::new();
         let until = Instant::now() + Duration::from_millis(millis);
         while Instant::now() < until {
-            let key = race_key(rng.below(u64::from(RACE_KEYS)) as u32);
-            if rng.below(2) == 0 {
-                db.save(&key, me.as_bytes()).await.unwrap();
-            } else {
-                db.delete(&key, me.as_bytes()).await.unwrap();
+            let key = race_key(rng.below(keys));
+            let result = match rng.below(3) {
+                0 => db.save(&key, me.as_bytes()).await,
+                1 => db.delete(&key, me.as_bytes()).await,
+                _ => {
+                    let dest = race_key(rng.below(keys));
+                    db.move_value(&key, &dest, me.as_bytes()).await
+                }
+            };
+            if let Err(e) = result {
+                panic!("{me}: {e}");
             }
         }
     });
@@ -409,38 +419,48 @@ fn racer_entry() {
 
 #[test]
 fn racing_processes_keep_every_key_listed() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("examples");
-    for round in 0..3 {
-        let racers: Vec<Child> = ["a", "b"]
-            .iter()
+    // (racers, keys): many keys for many chances to lose an entry, few for contention.
+    for (round, (racers, keys, path_name)) in [
+        (2, 24, "unnamed"),
+        (3, 2, "unnamed"),
+        (2, 24, "named"),
+        (3, 2, "named"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("examples");
+        let children: Vec<Child> = (0..racers)
             .map(|me| {
-                child_test("racer_entry", &format!("{}|{me}|1200", root.display()))
-                    .spawn()
-                    .unwrap()
+                child_test(
+                    "racer_entry",
+                    &format!("{}|racer{me}|{keys}|900|{path_name}", root.display()),
+                )
+                .spawn()
+                .unwrap()
             })
             .collect();
-        for mut r in racers {
-            assert!(r.wait().unwrap().success(), "a racer failed");
+        for mut c in children {
+            assert!(
+                c.wait().unwrap().success(),
+                "round {round} ({path_name}): a racer's call failed"
+            );
         }
         runtime().block_on(async {
             let db = DirectoryDatabase::open(&root).unwrap();
             let listed = db.keys().await.unwrap();
-            for i in 0..RACE_KEYS {
+            for i in 0..keys {
                 let key = race_key(i);
                 let holds = !db.fetch(&key).await.unwrap().is_empty();
+                let is_listed = listed.contains(&Bytes::from(key.clone()));
                 if holds {
                     assert!(
                         root.join(metakey_path(&key)).is_file(),
                         "round {round}: key {i} holds a value but lost its meta-keys entry"
                     );
-                    assert!(
-                        listed.contains(&Bytes::from(key.clone())),
-                        "round {round}: key {i} holds a value but keys() misses it"
-                    );
-                } else {
-                    assert!(!listed.contains(&Bytes::from(key.clone())));
                 }
+                assert_eq!(holds, is_listed, "round {round}: key {i}: keys() is wrong");
             }
         });
     }
@@ -566,9 +586,37 @@ fn links_out_of_the_root_are_never_followed() {
         let err = db.save(b"k", b"new").await.unwrap_err();
         assert!(err.to_string().contains(&key_dir(b"k")), "{err}");
     });
+    let outside_names = |dir: &Path| -> Vec<_> {
+        let mut names: Vec<_> = fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        names.sort();
+        names
+    };
+
+    // A link whose target happens to hold the value: a save is not "already done", and a
+    // move into it does not lose the value.
+    let value_outside = outside.join(exampledb_core::hypothesis_hash(b"moved"));
+    fs::write(&value_outside, b"moved").unwrap();
+    let before = outside_names(&outside);
+    rt.block_on(async {
+        let err = db.save(b"k", b"moved").await.unwrap_err();
+        assert!(err.to_string().contains("not a directory"), "{err}");
+        db.save(b"m", b"moved").await.unwrap();
+        let err = db.move_value(b"m", b"k", b"moved").await.unwrap_err();
+        assert!(err.to_string().contains(&key_dir(b"k")), "{err}");
+        assert_eq!(
+            db.fetch(b"m").await.unwrap(),
+            vec![Bytes::from("moved")],
+            "the value stays where it was"
+        );
+    });
+
     assert_eq!(
-        fs::read_dir(&outside).unwrap().count(),
-        1,
+        outside_names(&outside),
+        before,
         "nothing was written outside the root"
     );
 
@@ -609,6 +657,29 @@ fn the_watcher_does_not_follow_links_out_of_the_root() {
             value: Bytes::from("w"),
         }],
         "only the change inside the root",
+    );
+}
+
+#[test]
+fn a_root_that_is_a_link_is_watched_where_it_points() {
+    let tmp = tempfile::tempdir().unwrap();
+    let real = tmp.path().join("real");
+    fs::create_dir(&real).unwrap();
+    let link = tmp.path().join("examples");
+    symlink(&real, &link).unwrap();
+    let rt = runtime();
+    let db = DirectoryDatabase::open(&link).unwrap();
+    let mut events = db.subscribe().unwrap();
+    let other = DirectoryDatabase::open(&link).unwrap();
+    rt.block_on(other.save(b"k", b"v")).unwrap();
+    let got = rt.block_on(collect_events(&mut events, b"", 1, Duration::from_secs(10)));
+    assert_same_events(
+        &got,
+        &[ChangeEvent::Saved {
+            key: Bytes::from("k"),
+            value: Bytes::from("v"),
+        }],
+        "a linked root",
     );
 }
 

@@ -3,24 +3,29 @@
 //! pre-signed blob storage on another host; that redirect is followed by a separate
 //! client that holds no token at all, so the token cannot reach the blob host.
 //!
-//! Every wait is bounded twice: by the network timeout (connecting, each answer, each
-//! pause within a body) and by the download's overall deadline, which starts when the
-//! client is made, right before the listing.
+//! Both clients share one connector, whose connect timeout bounds establishing each
+//! connection. Every wait is bounded twice more: by the operation timeout (each answer,
+//! connecting included, and each pause within a body) and by the download's overall
+//! deadline, which starts when the client is made, right before the listing.
 
 use std::future::Future;
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use http::{header, HeaderMap, StatusCode, Uri};
+use http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use octocrab::Octocrab;
+use octocrab::service::middleware::auth_header::AuthHeaderLayer;
+use octocrab::service::middleware::base_uri::BaseUriLayer;
+use octocrab::service::middleware::extra_headers::ExtraHeadersLayer;
+use octocrab::{AuthState, OctoBody, Octocrab, OctocrabBuilder};
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
@@ -66,8 +71,10 @@ pub(crate) struct Config<'a> {
     pub(crate) api_url: &'a str,
     /// Sent to the API's host only.
     pub(crate) token: Option<&'a Token>,
-    /// Connecting, each answer's headers and each pause in a body.
-    pub(crate) timeout: Duration,
+    /// Establishing a connection.
+    pub(crate) connect_timeout: Duration,
+    /// Each answer's headers (connecting included) and each pause in a body.
+    pub(crate) operation_timeout: Duration,
     /// Everything, from the client's creation to the archive's last byte.
     pub(crate) download_timeout: Duration,
     /// Whether the token may go over plain http to a host that is not loopback.
@@ -83,7 +90,8 @@ pub(crate) struct Client {
     api_authority: Option<http::uri::Authority>,
     has_token: bool,
     allow_insecure_http: bool,
-    timeout: Duration,
+    connect_timeout: Duration,
+    operation_timeout: Duration,
     download_timeout: Duration,
     /// When the download's overall deadline passes.
     deadline: Instant,
@@ -104,7 +112,8 @@ impl Client {
         let Config {
             api_url,
             token,
-            timeout,
+            connect_timeout,
+            operation_timeout,
             download_timeout,
             allow_insecure_http,
         } = config;
@@ -113,43 +122,67 @@ impl Client {
             url: redact_url(api_url),
             message,
         };
-        let mut builder = Octocrab::builder()
-            .base_uri(api_url)
-            .map_err(|e| network(format!("invalid API URL: {e}")))?
-            .add_header(header::ACCEPT, "application/vnd.github+json".to_owned())
-            .add_header(
-                header::USER_AGENT,
-                concat!("exampledb-github/", env!("CARGO_PKG_VERSION")).to_owned(),
-            );
-        if let Some(token) = token {
-            builder = builder.personal_token(token.expose().to_owned());
-        }
-        let crab = builder
-            .build()
-            .map_err(|e| network(format!("could not set up the HTTP client: {e}")))?;
+        let base: Uri = api_url
+            .parse()
+            .map_err(|e| network(format!("invalid API URL: {e}")))?;
         let mut http = HttpConnector::new();
         http.enforce_http(false);
-        http.set_connect_timeout(Some(timeout));
-        let tls = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(std::sync::Arc::new(
-                rustls::crypto::ring::default_provider(),
-            ))
+        http.set_connect_timeout(Some(connect_timeout));
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_native_roots(Arc::new(rustls::crypto::ring::default_provider()))
             .map_err(|e| network(format!("no TLS root certificates: {e}")))?
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        let blob = hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(tls);
+        // octocrab over the same connector, with the layers its default client has: the
+        // headers, the base URI and the token, added only to requests for the API's host
+        // (the base URI's authority, given as the upload URI too).
+        let authorization = token
+            .map(|t| {
+                let mut value = HeaderValue::from_str(&format!("Bearer {}", t.expose()))
+                    .map_err(|_| network("the token cannot be sent in a header".into()))?;
+                value.set_sensitive(true);
+                Ok::<_, Problem>(value)
+            })
+            .transpose()?;
+        let headers = vec![
+            (
+                header::ACCEPT,
+                HeaderValue::from_static("application/vnd.github+json"),
+            ),
+            (
+                header::USER_AGENT,
+                HeaderValue::from_static(concat!("exampledb-github/", env!("CARGO_PKG_VERSION"))),
+            ),
+        ];
+        let api = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+            .build::<_, OctoBody>(connector.clone());
+        let crab = match OctocrabBuilder::new_empty()
+            .with_service(api)
+            .with_layer(&ExtraHeadersLayer::new(Arc::new(headers)))
+            .with_layer(&BaseUriLayer::new(base.clone()))
+            .with_layer(&AuthHeaderLayer::new(
+                authorization,
+                base.clone(),
+                base.clone(),
+            ))
+            .with_auth(AuthState::None)
+            .build()
+        {
+            Ok(crab) => crab,
+            Err(never) => match never {},
+        };
+        let blob =
+            hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(connector);
         Ok(Client {
             crab,
             blob,
             api_url: api_url.trim_end_matches('/').to_owned(),
-            api_authority: api_url
-                .parse::<Uri>()
-                .ok()
-                .and_then(|u| u.authority().cloned()),
+            api_authority: base.authority().cloned(),
             has_token: token.is_some(),
             allow_insecure_http,
-            timeout,
+            connect_timeout,
+            operation_timeout,
             download_timeout,
             deadline,
         })
@@ -246,10 +279,7 @@ impl Client {
             let response = self
                 .bounded(&location, self.blob.get(uri))
                 .await?
-                .map_err(|e| Problem::Network {
-                    url: redact_url(&location),
-                    message: error_chain(&e),
-                })?;
+                .map_err(|e| self.request_failed(&location, &e))?;
             let (parts, body) = response.into_parts();
             if parts.status.is_redirection() {
                 location = redirect_target(&parts.headers, &location)?;
@@ -272,14 +302,14 @@ impl Client {
         })
     }
 
-    /// `future`, within the network timeout and the overall deadline, whichever passes
+    /// `future`, within the operation timeout and the overall deadline, whichever passes
     /// first; a [`Problem::Timeout`] naming `url` and that limit when one passes.
     async fn bounded<F: Future>(&self, url: &str, future: F) -> Result<F::Output, Problem> {
-        let pause_ends = Instant::now() + self.timeout;
+        let pause_ends = Instant::now() + self.operation_timeout;
         let (until, after) = if self.deadline <= pause_ends {
             (self.deadline, self.download_timeout)
         } else {
-            (pause_ends, self.timeout)
+            (pause_ends, self.operation_timeout)
         };
         tokio::time::timeout_at(until, future)
             .await
@@ -305,14 +335,27 @@ impl Client {
                 });
             }
         }
-        let response =
-            self.bounded(url, self.crab._get(url))
-                .await?
-                .map_err(|e| Problem::Network {
-                    url: redact_url(url),
-                    message: error_chain(&e),
-                })?;
+        let response = self
+            .bounded(url, self.crab._get(url))
+            .await?
+            .map_err(|e| self.request_failed(url, &e))?;
         Ok(response)
+    }
+
+    /// The problem a request to `url` that failed before any answer is: a
+    /// [`Problem::Timeout`] naming the connect timeout when establishing the connection
+    /// took too long, else a [`Problem::Network`].
+    fn request_failed(&self, url: &str, e: &(dyn std::error::Error + 'static)) -> Problem {
+        if connect_timed_out(e) {
+            return Problem::Timeout {
+                url: redact_url(url),
+                after: self.connect_timeout,
+            };
+        }
+        Problem::Network {
+            url: redact_url(url),
+            message: error_chain(e),
+        }
     }
 
     /// A whole (small) body, at most `limit` bytes.
@@ -548,6 +591,21 @@ fn percent_encode(text: &str) -> String {
     out
 }
 
+/// Whether `e` (or one of its sources) is the connector's connect timeout: an I/O error
+/// of kind `TimedOut`.
+fn connect_timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
 /// An error and its sources, one line (client errors hide the useful part in a source).
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
@@ -722,7 +780,8 @@ mod tests {
         let config = Config {
             api_url: "https://ghe.example",
             token: Some(&token),
-            timeout: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(1),
+            operation_timeout: Duration::from_secs(1),
             download_timeout: Duration::from_secs(5),
             allow_insecure_http: false,
         };

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -84,7 +85,21 @@ impl Archive {
         }
         let start = end.start().map_err(corrupt)?;
         eocd::walk(&mut reader, start, end.entries, end.size).map_err(corrupt)?;
-        let zip = ZipArchive::new(reader).map_err(|e| Problem::corrupt(path, e))?;
+        // The zip crate may settle on another end record than the one checked (it scans
+        // for a ZIP64 record where `eocd` looks in one place), and so parse another
+        // central directory: while it parses, it may read only as much as the checked
+        // directory and the end records hold (plus its own probes), so what it keeps in
+        // memory stays bounded by the limits checked above.
+        let budget = Arc::clone(&reader.budget);
+        budget.store(
+            end.size
+                .saturating_add(len.saturating_sub(start))
+                .saturating_add(PARSE_SLACK),
+            Ordering::Relaxed,
+        );
+        let zip = ZipArchive::new(reader);
+        budget.store(u64::MAX, Ordering::Relaxed);
+        let zip = zip.map_err(|e| Problem::corrupt(path, e))?;
         let count = zip.len() as u64;
         if count != end.entries {
             let why = if zip.has_duplicate_names() {
@@ -299,6 +314,9 @@ pub(crate) struct PositionedFile {
     file: Arc<File>,
     pos: u64,
     len: u64,
+    /// Bytes that may still be read (shared by clones): while the zip crate parses the
+    /// central directory, no more than the one [`eocd`] checked, and the end records.
+    budget: Arc<AtomicU64>,
     /// Bytes of the file from `window_start`.
     window: Vec<u8>,
     window_start: u64,
@@ -306,12 +324,17 @@ pub(crate) struct PositionedFile {
 
 const WINDOW: usize = 8 * 1024;
 
+/// What the zip crate may read while parsing beyond the checked central directory and
+/// the end records: its probes for headers and signatures, each at most one window.
+const PARSE_SLACK: u64 = 16 * WINDOW as u64;
+
 impl PositionedFile {
     fn new(file: File, len: u64) -> Self {
         PositionedFile {
             file: Arc::new(file),
             pos: 0,
             len,
+            budget: Arc::new(AtomicU64::new(u64::MAX)),
             window: Vec::new(),
             window_start: 0,
         }
@@ -325,6 +348,7 @@ impl Clone for PositionedFile {
             file: Arc::clone(&self.file),
             pos: self.pos,
             len: self.len,
+            budget: Arc::clone(&self.budget),
             window: Vec::new(),
             window_start: 0,
         }
@@ -355,6 +379,17 @@ impl Read for PositionedFile {
                 n
             }
         };
+        let charged = self
+            .budget
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                left.checked_sub(n as u64)
+            });
+        if charged.is_err() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the zip parser read more than the checked central directory holds: the archive holds a second, larger directory",
+            ));
+        }
         self.pos += n as u64;
         Ok(n)
     }
@@ -438,6 +473,88 @@ mod tests {
             }
         }
         Ok(())
+    }
+
+    /// An archive whose checked end record declares one entry, with a second ZIP64 end
+    /// record (declaring a central directory of `hidden` entries) hidden in that entry's
+    /// comment, where the zip crate's scan finds it first. Found by an adversarial review.
+    fn hidden_second_directory(hidden: u32) -> Vec<u8> {
+        fn central(name: &[u8], comment: &[u8]) -> Vec<u8> {
+            let mut h = Vec::new();
+            h.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+            h.extend_from_slice(&[20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+            h.extend_from_slice(&[0; 12]); // crc, sizes
+            h.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            h.extend_from_slice(&0u16.to_le_bytes());
+            h.extend_from_slice(&(comment.len() as u16).to_le_bytes());
+            h.extend_from_slice(&[0; 12]); // disk, attributes, local header offset
+            h.extend_from_slice(name);
+            h.extend_from_slice(comment);
+            h
+        }
+        fn zip64_end(size_field: u64, entries: u64, cd_size: u64, cd_offset: u64) -> Vec<u8> {
+            let mut r = Vec::new();
+            r.extend_from_slice(&0x0606_4b50u32.to_le_bytes());
+            r.extend_from_slice(&size_field.to_le_bytes());
+            r.extend_from_slice(&[45, 0, 45, 0]);
+            r.extend_from_slice(&[0; 8]);
+            for v in [entries, entries, cd_size, cd_offset] {
+                r.extend_from_slice(&v.to_le_bytes());
+            }
+            r
+        }
+        let mut buf = Vec::new();
+        buf.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+        buf.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        buf.extend_from_slice(&[0; 12]);
+        buf.extend_from_slice(&[1, 0, 0, 0]);
+        buf.push(b'x');
+        buf.extend_from_slice(&[0; 200]);
+        let header_end = buf.len() as u64;
+        let mut huge = Vec::new();
+        for i in 0..hidden {
+            huge.extend_from_slice(&central(format!("{i:08x}").as_bytes(), b""));
+        }
+        buf.extend_from_slice(&huge);
+        let checked_start = buf.len() as u64;
+        let hidden_at = checked_start + 46 + 1;
+        let checked_end = checked_start + 103;
+        let locator_at = checked_end + 56;
+        let declared_at = hidden_at - header_end;
+        let hidden_record = zip64_end(
+            locator_at - hidden_at - 12,
+            u64::from(hidden),
+            huge.len() as u64,
+            0,
+        );
+        buf.extend_from_slice(&central(b"x", &hidden_record));
+        assert_eq!(buf.len() as u64, checked_end);
+        buf.extend_from_slice(&zip64_end(
+            44,
+            1,
+            103,
+            checked_start - (checked_end - declared_at),
+        ));
+        buf.extend_from_slice(&0x0706_4b50u32.to_le_bytes());
+        buf.extend_from_slice(&0u32.to_le_bytes());
+        buf.extend_from_slice(&declared_at.to_le_bytes());
+        buf.extend_from_slice(&1u32.to_le_bytes());
+        buf.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+        buf.extend_from_slice(&[0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+        buf.extend_from_slice(&[0xff; 8]);
+        buf.extend_from_slice(&[0, 0]);
+        buf
+    }
+
+    #[test]
+    fn a_second_directory_hidden_from_the_check_is_not_parsed() {
+        let limits = ArchiveLimits::default();
+        match open_bytes(&hidden_second_directory(200_000), &limits) {
+            Err(Problem::CorruptArchive { message, .. }) => {
+                assert!(message.contains("second, larger directory"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ use exampledb_core::ErrorKind;
 #[non_exhaustive]
 pub enum Problem {
     /// 401: the token is missing, wrong or expired.
-    #[error("GitHub answered 401 Unauthorized for {url}: set GITHUB_TOKEN to a token that can read Actions artifacts")]
+    #[error("GitHub answered 401 Unauthorized for {url}: give a token that can read Actions artifacts (token(), or GITHUB_TOKEN with from_env())")]
     Unauthorized {
         /// The API URL asked.
         url: String,
@@ -68,9 +68,11 @@ pub enum Problem {
         /// The client's message.
         message: String,
     },
-    /// A time limit passed: no answer (or no next part of one) within the
-    /// [`network_timeout`](crate::GitHubArtifactDatabaseBuilder::network_timeout), or the
-    /// whole download not finished within the
+    /// A time limit passed: no connection within the
+    /// [`connect_timeout`](crate::GitHubArtifactDatabaseBuilder::connect_timeout), no
+    /// answer (or no next part of one) within the
+    /// [`operation_timeout`](crate::GitHubArtifactDatabaseBuilder::operation_timeout), or
+    /// the whole download not finished within the
     /// [`download_timeout`](crate::GitHubArtifactDatabaseBuilder::download_timeout).
     #[error("gave up waiting for {url} after {after:?} (a time limit passed)")]
     Timeout {

@@ -48,7 +48,7 @@ fn builder(mock: &MockGitHub, cache: &Path) -> GitHubArtifactDatabaseBuilder {
         .api_url(mock.api_url())
         .token(MOCK_TOKEN)
         .cache_dir(cache)
-        .network_timeout(Duration::from_secs(5))
+        .operation_timeout(Duration::from_secs(5))
 }
 
 /// The cache directory's file names, sorted.
@@ -170,8 +170,9 @@ async fn token_goes_to_the_api_only_and_never_into_logs() {
     let failing = tempfile::tempdir().unwrap();
     mock.set_blob_fault(Some(Fault::Status(500)));
     let db = builder(&mock, failing.path()).build().unwrap();
-    let status = db.open().await.unwrap();
-    let problem = status.problem().cloned().expect("a problem");
+    let unavailable = db.check().await.unwrap_err();
+    assert_eq!(unavailable.kind(), exampledb_core::ErrorKind::Unavailable);
+    let problem = db.status().problem().cloned().expect("a problem");
     assert!(
         matches!(problem, Problem::Status { status: 500, .. }),
         "{problem:?}"
@@ -237,7 +238,8 @@ async fn newest_unexpired_artifact_across_pages() {
         mock.add(MockArtifact::new(3, NAME, "2026-11-19T00:00:00Z", old));
         let cache = tempfile::tempdir().unwrap();
         let db = builder(&mock, cache.path()).build().unwrap();
-        let status = db.open().await.unwrap();
+        db.check().await.unwrap();
+        let status = db.status();
         assert!(
             matches!(status, Status::Downloaded { artifact_id: 5, .. }),
             "filter honored: {honor_filter}: {status:?}"
@@ -365,7 +367,7 @@ async fn failures_fall_back_report_and_are_errors_in_strict_mode() {
         inject(&mock);
         let build = |cache: &Path| {
             builder(&mock, cache)
-                .network_timeout(Duration::from_millis(700))
+                .operation_timeout(Duration::from_millis(700))
                 .build()
                 .unwrap()
         };
@@ -380,6 +382,10 @@ async fn failures_fall_back_report_and_are_errors_in_strict_mode() {
             panic!("{what}: {status:?}");
         };
         assert!(check(problem), "{what}: {problem:?}");
+        // check() reports it as an error, with its kind, although not strict.
+        let err = db.check().await.unwrap_err();
+        assert_eq!(err.kind(), problem.kind(), "{what}: {err}");
+        assert_eq!(&problem_of(&err), problem, "{what}");
         assert!(
             cache_files(empty.path())
                 .iter()
@@ -409,17 +415,20 @@ async fn failures_fall_back_report_and_are_errors_in_strict_mode() {
             other => panic!("{what}: {other:?}"),
         }
         assert!(old.exists(), "{what}: the expired zip is kept");
+        db.check()
+            .await
+            .unwrap_or_else(|e| panic!("{what}: a fallback is Ok: {e}"));
 
         // Strict: the error, naming the repository, with the problem as its source.
         let strict = builder(&mock, stale.path())
-            .network_timeout(Duration::from_millis(700))
+            .operation_timeout(Duration::from_millis(700))
             .strict(true)
             .build()
             .unwrap();
         let err = strict.fetch(b"k1").await.unwrap_err();
         assert!(err.to_string().contains("octo/repo"), "{what}: {err}");
         assert!(check(&problem_of(&err)), "{what}: {err:?}");
-        let again = strict.open().await.unwrap_err();
+        let again = strict.check().await.unwrap_err();
         assert!(check(&problem_of(&again)), "{what}: {again:?}");
     }
 }
@@ -430,9 +439,8 @@ async fn unreachable_api_is_a_network_problem() {
     let cache = tempfile::tempdir().unwrap();
     let db = GitHubArtifactDatabase::builder("octo", "repo")
         .api_url(format!("http://127.0.0.1:{port}"))
-        .no_token()
         .cache_dir(cache.path())
-        .network_timeout(Duration::from_secs(2))
+        .operation_timeout(Duration::from_secs(2))
         .build()
         .unwrap();
     assert!(db.fetch(b"k1").await.unwrap().is_empty());
@@ -892,7 +900,7 @@ async fn a_trickling_download_stops_at_the_overall_deadline() {
     let deadline = Duration::from_millis(1500);
     let build = |cache: &Path, strict: bool| {
         builder(&mock, cache)
-            .network_timeout(Duration::from_secs(5))
+            .operation_timeout(Duration::from_secs(5))
             .download_timeout(deadline)
             .strict(strict)
             .build()
@@ -964,7 +972,7 @@ fn the_token_is_not_sent_over_plain_http_off_loopback() {
             .allow_insecure_http(allow);
         match token {
             Some(t) => b.token(t),
-            None => b.no_token(),
+            None => b,
         }
         .build()
     };

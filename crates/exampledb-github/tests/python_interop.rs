@@ -163,7 +163,6 @@ async fn a_cache_python_filled_is_used_without_the_network() {
     let mock = MockGitHub::start().await;
     let db = GitHubArtifactDatabase::builder("octo", "repo")
         .api_url(mock.api_url())
-        .no_token()
         .cache_dir(&cache)
         .cache_timeout(Duration::from_secs(600))
         .build()

@@ -9,7 +9,8 @@ use exampledb_core::{ChangeStream, Error, Operation, Result};
 use futures_util::StreamExt;
 use tokio::sync::watch;
 
-use crate::{payload, RedisDatabase, BACKEND};
+use crate::error::BACKEND;
+use crate::{payload, RedisDatabase};
 
 /// With no message for this long, the pub/sub connection is checked with a PING.
 const KEEPALIVE: Duration = Duration::from_secs(5);
@@ -60,7 +61,7 @@ pub(crate) fn subscribe(db: &RedisDatabase) -> Result<ChangeStream> {
             channel: inner.channel.clone(),
             server: inner.server.clone(),
             connect_timeout: inner.connect_timeout,
-            command_timeout: inner.command_timeout,
+            operation_timeout: inner.operation_timeout,
             active: Arc::clone(&inner.listener.active),
         };
         let task = runtime.spawn(listen.run(sink));
@@ -76,7 +77,7 @@ pub(crate) fn subscribe(db: &RedisDatabase) -> Result<ChangeStream> {
 pub(crate) async fn wait_active(db: &RedisDatabase) -> Result<()> {
     let inner = &db.inner;
     let mut rx = inner.listener.active.subscribe();
-    let limit = inner.connect_timeout + inner.command_timeout;
+    let limit = inner.connect_timeout + inner.operation_timeout;
     let ready =
         tokio::time::timeout(limit, async { rx.wait_for(|active| *active).await.is_ok() }).await;
     match ready {
@@ -95,7 +96,7 @@ struct Listen {
     channel: String,
     server: String,
     connect_timeout: Duration,
-    command_timeout: Duration,
+    operation_timeout: Duration,
     active: Arc<watch::Sender<bool>>,
 }
 
@@ -112,7 +113,8 @@ impl Listen {
                 pubsub.subscribe(&self.channel).await?;
                 Ok::<_, redis::RedisError>(pubsub)
             };
-            match tokio::time::timeout(self.connect_timeout + self.command_timeout, connect).await {
+            match tokio::time::timeout(self.connect_timeout + self.operation_timeout, connect).await
+            {
                 Ok(Ok(pubsub)) => {
                     if was_connected {
                         tracing::info!(server = %self.server, channel = %self.channel, "change listener resubscribed");
@@ -162,7 +164,7 @@ impl Listen {
                 Err(_) => {
                     let ping = control.ping::<redis::Value>();
                     if !matches!(
-                        tokio::time::timeout(self.command_timeout, ping).await,
+                        tokio::time::timeout(self.operation_timeout, ping).await,
                         Ok(Ok(_))
                     ) {
                         return true;

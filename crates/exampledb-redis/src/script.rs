@@ -27,6 +27,16 @@
 
 use std::sync::LazyLock;
 
+/// The Lua script every write runs (loaded once per server, then called by `EVALSHA`):
+/// for inspection, and for benchmarks that replay the exact server-side work.
+///
+/// ```
+/// assert!(exampledb_redis::write_script_source().contains("PUBLISH"));
+/// ```
+pub fn write_script_source() -> &'static str {
+    SOURCE
+}
+
 /// `KEYS`: the sets touched (full names, prefix included).
 /// `ARGV`: value, ttl seconds, channel, op, delete payload, save payload, added-before.
 ///

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use exampledb_core::{ChangeEvent, Error, ErrorKind, ExampleDatabase};
-use exampledb_redis::RedisDatabase;
-use exampledb_testkit::conformance::{self, wait_until_listening};
-use exampledb_testkit::services::{redis_cluster_urls, redis_server_bin, redis_url, RedisServer};
+use exampledb_redis::{RedisDatabase, RedisDatabaseBuilder};
+use exampledb_testkit::conformance;
+use exampledb_testkit::services::{redis_server_bin, redis_url, RedisServer};
 use exampledb_testkit::{skip_or_fail, unique_prefix, Capabilities};
 use futures_util::StreamExt;
 use redis::AsyncCommands;
@@ -45,17 +45,41 @@ async fn conformance_single_server() {
         return;
     };
     let db = isolated(&url);
-    db.ping().await.unwrap();
+    db.check().await.unwrap();
     conformance::run_all(Arc::new(db), CAPS).await;
 }
 
+/// The same suite on a database configured by URL alone, as `exampledb::open(url)` makes
+/// it: every option from the query (the prefix and channel percent-encoded).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_single_server_from_url() {
+    let Some(url) = redis_url("conformance_single_server_from_url") else {
+        return;
+    };
+    let tag = exampledb_testkit::hex(&unique_prefix());
+    let url = format!(
+        "{url}?key_prefix=exampledb-test%3A{tag}%3A&listener_channel=exampledb-test%3A{tag}\
+         &expire_after=1h&pool_size=3&connect_timeout=2s&operation_timeout=5s&cluster=false"
+    );
+    let db = RedisDatabaseBuilder::from_url(&url)
+        .unwrap()
+        .build()
+        .unwrap();
+    db.check().await.unwrap();
+    conformance::run_all(Arc::new(db), CAPS).await;
+}
+
+/// Needs the `cluster` feature (without it a cluster builder refuses to build; that is
+/// tested in tests/config.rs).
+#[cfg(feature = "cluster")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_cluster() {
-    let Some(urls) = redis_cluster_urls("conformance_cluster") else {
+    let Some(urls) = exampledb_testkit::services::redis_cluster_urls("conformance_cluster") else {
         return;
     };
     let prefix = unique_prefix();
-    let db = RedisDatabase::cluster(urls)
+    let db = RedisDatabase::builder(&urls[0])
+        .cluster_nodes(urls)
         .key_prefix(prefix.clone())
         .listener_channel(format!(
             "exampledb-test-{}",
@@ -63,7 +87,7 @@ async fn conformance_cluster() {
         ))
         .build()
         .unwrap();
-    db.ping().await.unwrap();
+    db.check().await.unwrap();
     conformance::run_all(Arc::new(db.clone()), CAPS).await;
 
     // Keys spread over all three primaries are all listed (SCAN on every node).
@@ -85,7 +109,7 @@ async fn conformance_cluster() {
         db.save(k, b"v").await.unwrap();
     }
     let mut events = db.subscribe().unwrap();
-    wait_until_listening(&db, &mut events).await;
+    conformance::wait_until_listening(&db, &mut events).await;
     db.save(&keys[4], b"x").await.unwrap();
     db.move_value(&keys[0], &keys[1], b"v").await.unwrap(); // dest has it already
     db.move_value(&keys[2], &keys[3], b"w").await.unwrap(); // src never had it
@@ -252,7 +276,7 @@ async fn errors_are_typed_name_the_server_and_never_the_password() {
     let port = exampledb_testkit::services::free_port().unwrap();
     let db = RedisDatabase::builder(&format!("redis://user:hunter2@127.0.0.1:{port}"))
         .connect_timeout(Duration::from_millis(500))
-        .command_timeout(Duration::from_secs(1))
+        .operation_timeout(Duration::from_secs(1))
         .build()
         .unwrap();
     let started = Instant::now();
@@ -303,7 +327,7 @@ async fn wrong_password_is_a_clear_error_without_the_password() {
     };
     let url = format!("redis://:wrong-secret@127.0.0.1:{}", server.port());
     let db = RedisDatabase::builder(&url)
-        .command_timeout(Duration::from_secs(2))
+        .operation_timeout(Duration::from_secs(2))
         .build()
         .unwrap();
     let err = db.fetch(b"k").await.unwrap_err();
@@ -316,10 +340,11 @@ async fn wrong_password_is_a_clear_error_without_the_password() {
         !text.contains("wrong-secret") && !text.contains("right-secret"),
         "{text}"
     );
-    let ok = RedisDatabase::open(&format!(
+    let ok = RedisDatabase::builder(&format!(
         "redis://:right-secret@127.0.0.1:{}",
         server.port()
     ))
+    .build()
     .unwrap();
     ok.save(b"k", b"v").await.unwrap();
     assert_eq!(ok.fetch(b"k").await.unwrap().len(), 1);
@@ -338,7 +363,7 @@ async fn survives_a_server_restart_without_losing_acknowledged_writes() {
     let timeout = Duration::from_millis(800);
     let db = RedisDatabase::builder(&server.url())
         .connect_timeout(Duration::from_millis(300))
-        .command_timeout(timeout)
+        .operation_timeout(timeout)
         .build()
         .unwrap();
     let mut events = db.subscribe_active().await.unwrap();
@@ -464,7 +489,7 @@ async fn a_connection_cut_mid_request_times_out() {
         .key_prefix(unique_prefix())
         .pool_size(1)
         .connect_timeout(Duration::from_millis(500))
-        .command_timeout(timeout)
+        .operation_timeout(timeout)
         .build()
         .unwrap();
     db.save(b"k", b"v").await.unwrap();
@@ -613,7 +638,7 @@ async fn a_write_refused_for_memory_changes_nothing() {
     }
     let server =
         RedisServer::start(&["--maxmemory", "64mb", "--maxmemory-policy", "noeviction"]).unwrap();
-    let db = RedisDatabase::open(&server.url()).unwrap();
+    let db = RedisDatabase::builder(&server.url()).build().unwrap();
     db.save(b"src", b"v").await.unwrap();
     // Over maxmemory from now on: half of what the server uses.
     let mut conn = raw(&server.url()).await;
@@ -679,6 +704,7 @@ async fn a_write_the_acl_does_not_fully_allow_changes_nothing() {
     for args in [
         &["nopub", "on", ">pw", "~*", "+@all", "resetchannels"][..],
         &["nosrem", "on", ">pw", "~*", "+@all", "-srem", "allchannels"][..],
+        &["notype", "on", ">pw", "~*", "+@all", "-type", "allchannels"][..],
     ] {
         let _: () = redis::cmd("ACL")
             .arg("SETUSER")
@@ -689,15 +715,15 @@ async fn a_write_the_acl_does_not_fully_allow_changes_nothing() {
     }
     let url = |user: &str| format!("redis://{user}:pw@127.0.0.1:{}", server.port());
 
-    let nopub = RedisDatabase::open(&url("nopub")).unwrap();
+    let nopub = RedisDatabase::builder(&url("nopub")).build().unwrap();
     let err = nopub.save(b"k", b"v").await.unwrap_err();
     let members: Vec<Vec<u8>> = conn.smembers("hypothesis-example:k").await.unwrap();
     assert!(members.is_empty(), "the failed save changed the set: {err}");
     assert_error(&err, ErrorKind::PermissionDenied, false, &["PUBLISH"]);
 
-    let admin = RedisDatabase::open(&server.url()).unwrap();
+    let admin = RedisDatabase::builder(&server.url()).build().unwrap();
     admin.save(b"src", b"v").await.unwrap();
-    let nosrem = RedisDatabase::open(&url("nosrem")).unwrap();
+    let nosrem = RedisDatabase::builder(&url("nosrem")).build().unwrap();
     let err = nosrem.move_value(b"src", b"dest", b"v").await.unwrap_err();
     assert_eq!(
         admin.fetch(b"src").await.unwrap(),
@@ -710,6 +736,15 @@ async fn a_write_the_acl_does_not_fully_allow_changes_nothing() {
         false,
         &["SREM", "source key"],
     );
+
+    // Without TYPE (which the script runs first), every write is refused as such.
+    let notype = RedisDatabase::builder(&url("notype")).build().unwrap();
+    let err = notype.move_value(b"src", b"dest", b"v").await.unwrap_err();
+    assert_eq!(
+        admin.fetch(b"src").await.unwrap(),
+        vec![bytes::Bytes::from("v")]
+    );
+    assert_error(&err, ErrorKind::PermissionDenied, false, &["TYPE"]);
 }
 
 /// On a cluster, a move between slots is two scripts (add to dest, then remove from src).
@@ -719,13 +754,14 @@ async fn a_write_the_acl_does_not_fully_allow_changes_nothing() {
 #[cfg(feature = "cluster")]
 #[tokio::test]
 async fn a_failed_cross_slot_move_on_a_cluster_never_loses_the_value() {
-    let Some(urls) =
-        redis_cluster_urls("a_failed_cross_slot_move_on_a_cluster_never_loses_the_value")
-    else {
+    let Some(urls) = exampledb_testkit::services::redis_cluster_urls(
+        "a_failed_cross_slot_move_on_a_cluster_never_loses_the_value",
+    ) else {
         return;
     };
     let prefix = unique_prefix();
-    let db = RedisDatabase::cluster(urls.clone())
+    let db = RedisDatabase::builder(&urls[0])
+        .cluster_nodes(urls.clone())
         .key_prefix(prefix.clone())
         .build()
         .unwrap();
@@ -785,7 +821,8 @@ async fn a_failed_cross_slot_move_on_a_cluster_never_loses_the_value() {
         .next()
         .unwrap()
         .to_owned();
-    let db = RedisDatabase::cluster(vec![format!("redis://{node_url}")])
+    let db = RedisDatabase::builder(&format!("redis://{node_url}"))
+        .cluster(true)
         .key_prefix(prefix.clone())
         .build()
         .unwrap();
@@ -826,13 +863,13 @@ async fn a_wrong_password_is_unauthenticated_and_not_temporary() {
         "redis://:wrong-secret@127.0.0.1:{}",
         server.port()
     ))
-    .command_timeout(Duration::from_secs(2))
+    .operation_timeout(Duration::from_secs(2))
     .build()
     .unwrap();
     for err in [
         db.fetch(b"k").await.unwrap_err(),
         db.save(b"k", b"v").await.unwrap_err(),
-        db.ping().await.unwrap_err(),
+        db.check().await.unwrap_err(),
     ] {
         assert_error(
             &err,
@@ -863,7 +900,7 @@ async fn a_missing_password_is_reported_as_authentication_required() {
     }
     let server = RedisServer::start(&["--requirepass", "pw"]).unwrap();
     let db = RedisDatabase::builder(&server.url())
-        .command_timeout(Duration::from_secs(2))
+        .operation_timeout(Duration::from_secs(2))
         .build()
         .unwrap();
     let big = vec![b'x'; 100 << 10];
@@ -915,7 +952,7 @@ async fn a_value_over_proto_max_bulk_len_is_refused_before_sending() {
         );
     }
     let server = RedisServer::start(&["--proto-max-bulk-len", "1mb"]).unwrap();
-    let db = RedisDatabase::open(&server.url()).unwrap();
+    let db = RedisDatabase::builder(&server.url()).build().unwrap();
     let mut conn = raw(&server.url()).await;
 
     // 700 KB: the payload (933 KB) fits too; one round trip, no CONFIG GET needed.
@@ -967,7 +1004,7 @@ async fn a_value_over_proto_max_bulk_len_is_refused_before_sending() {
     got.sort();
     assert_eq!(got[0][..], vec![b'a'; 700_000][..]);
     assert!(db.fetch(b"k2").await.unwrap().is_empty());
-    db.ping().await.unwrap();
+    db.check().await.unwrap();
 }
 
 /// When the server still closes the connection on a request with an argument over 1 MiB
@@ -982,7 +1019,7 @@ async fn a_large_request_the_server_closes_on_is_not_retried() {
         );
     }
     let server = RedisServer::start(&[]).unwrap();
-    let db = RedisDatabase::open(&server.url()).unwrap();
+    let db = RedisDatabase::builder(&server.url()).build().unwrap();
     db.save(b"warm", b"up").await.unwrap();
     let before = db.round_trips();
     db.save(b"k", &vec![b'a'; 2 << 20]).await.unwrap();
@@ -1030,23 +1067,23 @@ async fn without_config_the_default_limit_is_assumed() {
         );
     }
     let server = RedisServer::start(&["--rename-command", "CONFIG", ""]).unwrap();
-    let db = RedisDatabase::open(&server.url()).unwrap();
+    let db = RedisDatabase::builder(&server.url()).build().unwrap();
     db.save(b"k", &vec![b'a'; 2 << 20]).await.unwrap();
     assert_eq!(db.fetch(b"k").await.unwrap()[0].len(), 2 << 20);
 }
 
 /// A server that accepts TCP connections and never answers the handshake: connecting
-/// times out, and the error names the connect timeout, not the command timeout.
+/// times out, and the error names the connect timeout, not the operation timeout.
 #[tokio::test]
 async fn a_connect_timeout_names_the_connect_timeout() {
     // Never accepted: the kernel completes the TCP handshake (backlog), nothing answers.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let connect_timeout = Duration::from_millis(300);
-    let command_timeout = Duration::from_secs(3);
+    let operation_timeout = Duration::from_secs(3);
     let db = RedisDatabase::builder(&format!("redis://127.0.0.1:{port}"))
         .connect_timeout(connect_timeout)
-        .command_timeout(command_timeout)
+        .operation_timeout(operation_timeout)
         .build()
         .unwrap();
     for operation in ["fetch", "save"] {

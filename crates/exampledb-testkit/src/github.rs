@@ -260,6 +260,40 @@ impl MockGitHub {
     }
 }
 
+/// A loopback port that never completes a connection: its listen queue (of one) is
+/// filled by a connection nobody accepts, so the kernel drops every further connection
+/// attempt's SYN and the client waits until its own connect timeout. For connect
+/// time-outs, which a listening mock cannot produce (the kernel completes connections
+/// before the server accepts them). Linux behaviour; the port stays unconnectable until
+/// this is dropped.
+#[derive(Debug)]
+pub struct Unconnectable {
+    addr: SocketAddr,
+    _listener: tokio::net::TcpListener,
+    _queued: tokio::net::TcpStream,
+}
+
+impl Unconnectable {
+    /// Binds a loopback port with a listen backlog of zero and fills its queue.
+    pub async fn start() -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = socket.listen(0).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let queued = tokio::net::TcpStream::connect(addr).await.unwrap();
+        Unconnectable {
+            addr,
+            _listener: listener,
+            _queued: queued,
+        }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
 fn record(state: &Shared, endpoint: Endpoint, uri: String, headers: &HeaderMap) {
     let authorization = headers
         .get(header::AUTHORIZATION)

@@ -7,15 +7,41 @@
 //!
 //! This facade re-exports [`exampledb_core`] (the [`ExampleDatabase`] trait, the
 //! in-memory and directory databases, the [`ReadOnly`], [`Multiplexed`] and
-//! [`BackgroundWrite`] wrappers and the [`choices`] codec). Network backends are separate
-//! crates, which can be used directly or enabled here by feature flags:
+//! [`BackgroundWrite`] wrappers and the [`choices`] codec) and opens any database from one
+//! string with [`open`]. Network backends are separate crates, which can be used directly
+//! or enabled here by feature flags (none is on by default):
 //!
-//! | feature | backend | status |
-//! |---|---|---|
-//! | (always) | in-memory, directory, wrappers, choice codec | available |
-//! | `redis` | `exampledb::redis::RedisDatabase`: Redis sets with TTL, pub/sub events | available (`exampledb-redis`) |
-//! | `redis-cluster`, `redis-tls` | Redis Cluster; `rediss://` URLs | available |
-//! | `github` | `exampledb::github::GitHubArtifactDatabase`: CI's GitHub Actions artifact, read-only, cached | available (`exampledb-github`) |
+//! | feature | backend | URL | status |
+//! |---|---|---|---|
+//! | (always) | in-memory, directory, wrappers, choice codec | `memory:`, a path, `file:PATH` | available |
+//! | `redis` | `exampledb::redis::RedisDatabase`: Redis sets with TTL, pub/sub events | `redis://` | available (`exampledb-redis`) |
+//! | `redis-cluster`, `redis-tls` | Redis Cluster (`?cluster=true`); TLS | `rediss://` | available |
+//! | `github` | `exampledb::github::GitHubArtifactDatabase`: CI's GitHub Actions artifact, read-only, cached | `github://OWNER/REPO[/ARTIFACT]` | available (`exampledb-github`) |
+//! | `s3` | S3 bucket and prefix | `s3://BUCKET/PREFIX` | not built yet |
+//! | `dynamodb` | DynamoDB table | `dynamodb://TABLE` | not built yet |
+//! | `full` | all of the above | | |
+//!
+//! ## Opening a database from a string
+//!
+//! ```
+//! # let dir = std::env::temp_dir().join(format!("exampledb-facade-doc-{}", std::process::id()));
+//! // A local directory, multiplexed with a read-only shared store: the recipe every team uses.
+//! // (With the `github` feature the shared store would be `readonly:github://my-org/my-repo`.)
+//! let db = exampledb::open(&format!("{};readonly:memory:", dir.display()))?;
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! db.save(b"key", b"value").await?;
+//! assert_eq!(db.fetch(b"key").await?.len(), 1);
+//! # Ok::<(), exampledb::Error>(()) })?;
+//! # std::fs::remove_dir_all(&dir).ok();
+//! # Ok::<(), exampledb::Error>(())
+//! ```
+//!
+//! See [`open_with`] for every form, and [`open_default`] / [`DATABASE_ENV`] for the
+//! environment variable that names the default database for tools. Each backend's own
+//! builder follows the convention in [`config`]: `builder(...)`, `from_env()`,
+//! `from_url(url)`, `with_option(key, value)`, `build()`, and `check().await`.
+//!
+//! ## From code
 //!
 //! ```
 //! use exampledb::{DirectoryDatabase, ExampleDatabase};
@@ -32,12 +58,15 @@
 //! ```
 #![deny(missing_docs)]
 
+mod open;
+
 pub use exampledb_core::*;
+pub use open::{open, open_default, open_with, DATABASE_ENV, MEMBER_SEPARATOR, READ_ONLY_PREFIX};
 
 /// The Redis backend ([`exampledb_redis`]), with the `redis` feature.
 #[cfg(feature = "redis")]
 pub mod redis {
-    pub use exampledb_redis::{RedisDatabase, RedisDatabaseBuilder};
+    pub use exampledb_redis::{RedisDatabase, RedisDatabaseBuilder, REDIS_URL_ENV};
 }
 
 /// The GitHub Actions artifact backend ([`exampledb_github`]), with the `github` feature.
@@ -45,6 +74,8 @@ pub mod redis {
 pub mod github {
     pub use exampledb_github::{
         ArchiveLimits, GitHubArtifactDatabase, GitHubArtifactDatabaseBuilder, Problem, Status,
-        Token,
+        Token, API_URL_ENV, DEFAULT_API_URL, DEFAULT_ARTIFACT_NAME, DEFAULT_CACHE_TIMEOUT,
+        DEFAULT_CONNECT_TIMEOUT, DEFAULT_DOWNLOAD_TIMEOUT, DEFAULT_OPERATION_TIMEOUT,
+        REPOSITORY_ENV, TOKEN_ENV,
     };
 }

@@ -444,6 +444,50 @@ mod imp {
 pub(super) use imp::open_dir_for_changes;
 pub(super) use imp::{holds_value, read_one, read_values, remove_in, rename_between, Renamed};
 
+/// What is at a key directory's path (not following a link there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum DirState {
+    /// Nothing.
+    Missing,
+    /// A real directory.
+    Directory,
+    /// A link, a file or anything else: never written or read through.
+    NotDirectory,
+}
+
+/// What is at `dir`, without following a link at its name.
+pub(super) fn dir_state(dir: &Path) -> DirState {
+    match fs::symlink_metadata(dir) {
+        Ok(meta) if meta.is_dir() => DirState::Directory,
+        Ok(_) => DirState::NotDirectory,
+        Err(_) => DirState::Missing,
+    }
+}
+
+/// The error for a key directory that is a link or a file.
+pub(super) fn not_a_directory(dir: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotADirectory,
+        format!(
+            "{} is not a directory (a link or a file; links below the root are never followed)",
+            dir.display()
+        ),
+    )
+}
+
+/// Whether the file `dir/name` exists in the real directory `dir`. A file found through a
+/// link at `dir` does not count: `Err(NotADirectory)`.
+pub(super) fn exists_in(dir: &Path, name: &str) -> io::Result<bool> {
+    if fs::symlink_metadata(dir.join(name)).is_err() {
+        return Ok(false);
+    }
+    match dir_state(dir) {
+        DirState::Directory => Ok(true),
+        DirState::Missing => Ok(false),
+        DirState::NotDirectory => Err(not_a_directory(dir)),
+    }
+}
+
 /// The whole content of the small file at `path` (a meta-keys entry, a value the watcher
 /// reports), under the same rules.
 pub(super) fn read_path(path: &Path, max: u64) -> io::Result<Vec<u8>> {

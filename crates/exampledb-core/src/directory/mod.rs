@@ -369,22 +369,6 @@ impl DirectoryDatabase {
         DirectoryDatabaseBuilder::from_env().build()
     }
 
-    /// Makes sure the database can be used now: creates the root (and Hypothesis's
-    /// storage directory with its `.gitignore`) if missing and checks that it is a
-    /// writable directory, instead of failing at the first save.
-    pub async fn check(&self) -> Result<()> {
-        self.run(|inner| {
-            inner
-                .create_root()
-                .and_then(|()| {
-                    let probe = tempfile_probe(&inner.root);
-                    std::fs::write(&probe, b"").and_then(|()| std::fs::remove_file(&probe))
-                })
-                .map_err(|e| inner.io_error(Operation::Open, &inner.root, e))
-        })
-        .await
-    }
-
     /// The root directory.
     pub fn root(&self) -> &Path {
         &self.inner.root
@@ -495,6 +479,21 @@ impl ExampleDatabase for DirectoryDatabase {
 
     async fn keys(&self) -> Result<Vec<Bytes>> {
         self.run(|inner| inner.keys()).await
+    }
+
+    /// Creates the root (and Hypothesis's storage directory with its `.gitignore`) if
+    /// missing and checks that it is a writable directory.
+    async fn check(&self) -> Result<()> {
+        self.run(|inner| {
+            inner
+                .create_root()
+                .and_then(|()| {
+                    let probe = tempfile_probe(&inner.root);
+                    std::fs::write(&probe, b"").and_then(|()| std::fs::remove_file(&probe))
+                })
+                .map_err(|e| inner.io_error(Operation::Open, &inner.root, e))
+        })
+        .await
     }
 
     fn subscribe(&self) -> Result<ChangeStream> {

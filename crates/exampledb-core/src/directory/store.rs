@@ -33,8 +33,9 @@ use crate::layout::{self, METAKEYS_KEY};
 use crate::{ChangeEvent, Error, Operation, Result};
 
 /// Attempts at a write or rename whose key directory keeps disappearing (another process
-/// emptying and removing it at the same moment).
-const WRITE_ATTEMPTS: usize = 8;
+/// emptying and removing it at the same moment). Each lost attempt means another process
+/// completed a whole delete in between, so this many in a row does not happen.
+const WRITE_ATTEMPTS: usize = 64;
 const MOVE_ATTEMPTS: usize = WRITE_ATTEMPTS;
 
 pub(crate) struct Inner {
@@ -171,8 +172,7 @@ impl Inner {
         let Ok(meta) = fs::symlink_metadata(&path) else {
             // Gone meanwhile (a delete in another process): write it again.
             return self
-                .writer
-                .write_new(&self.metakeys_dir, dir_name, key)
+                .write_creating_dir(&self.metakeys_dir, dir_name, key, || Ok(()))
                 .map(drop);
         };
         let kind = meta.file_type();
@@ -187,8 +187,7 @@ impl Inner {
         match removed {
             Ok(()) => {
                 tracing::warn!(path = %path.display(), "replaced a meta-keys entry that was not a regular file");
-                self.writer
-                    .write_new(&self.metakeys_dir, dir_name, key)
+                self.write_creating_dir(&self.metakeys_dir, dir_name, key, || Ok(()))
                     .map(drop)
             }
             Err(e) => {
@@ -273,6 +272,10 @@ impl Inner {
                 Err(e) if e.kind() == io::ErrorKind::NotFound && attempt < WRITE_ATTEMPTS => {}
                 other => return other,
             }
+            if attempt > 1 {
+                // Let the process that keeps emptying the directory finish.
+                std::thread::yield_now();
+            }
             self.create_key_dir(dir)?;
             after_mkdir()?;
         }
@@ -351,7 +354,7 @@ impl Inner {
         let dest_dir = self.root.join(&dest_name);
         let error = |path: &Path, e| self.io_error(Operation::Move, path, e);
 
-        if fs::symlink_metadata(dest_dir.join(&value_name)).is_ok() {
+        if dfs::exists_in(&dest_dir, &value_name).map_err(|e| error(&dest_dir, e))? {
             // Already under dest: the move is just the delete.
             return self.delete(src, value);
         }
@@ -425,7 +428,13 @@ impl Inner {
             attempt += 1;
             match dfs::rename_between(src_dir, dest_dir, value_name)? {
                 Renamed::NoDestination if attempt < MOVE_ATTEMPTS => {
+                    if attempt > 1 {
+                        std::thread::yield_now();
+                    }
                     self.create_key_dir(dest_dir)?;
+                    if dfs::dir_state(dest_dir) == dfs::DirState::NotDirectory {
+                        return Err(dfs::not_a_directory(dest_dir));
+                    }
                     self.ensure_metakey(dest, dest_name, true)?;
                 }
                 other => return Ok(other),

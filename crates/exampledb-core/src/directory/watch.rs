@@ -1,6 +1,6 @@
 //! File-system watching for [`super::DirectoryDatabase::subscribe`].
 //!
-//! A `notify` watcher on the root (at its absolute path, links not followed) feeds a
+//! A `notify` watcher on the root (at its real path, links below it not followed) feeds a
 //! dedicated thread, which turns file events into [`ChangeEvent`]s: it maps each key
 //! directory's hashed name back to the key through the meta-keys entry, pairs the two
 //! halves of a rename, rescans key directories created while it watched (files written
@@ -78,8 +78,9 @@ pub(super) fn start(
     own: Arc<OwnChanges>,
     sink: ChangeSink,
 ) -> Result<Option<ListenerGuard>, BoxError> {
-    // notify reports absolute paths; watching the absolute root makes them comparable.
-    let root = std::path::absolute(root)?;
+    // notify reports absolute paths, and follows no link (so none below the root leads
+    // it out): watch the root's real location, links in its own path resolved.
+    let root = std::fs::canonicalize(root)?;
     let (tx, rx) = mpsc::channel();
     let config = notify::Config::default().with_follow_symlinks(false);
     let mut watcher = notify::RecommendedWatcher::new(tx, config)?;

@@ -97,46 +97,45 @@ impl Writer {
     /// file or none. `NotFound` when `dir` is missing; `NotADirectory` when it is not a
     /// directory or is a link (never written through).
     pub(super) fn write_new(&self, dir: &Path, name: &str, content: &[u8]) -> io::Result<bool> {
-        let dest = dir.join(name);
-        if fs::symlink_metadata(&dest).is_ok() {
+        // One `statx` (the common re-save ends here); the key directory is checked not to
+        // be a link only when the file seems to be there.
+        if super::fs::exists_in(dir, name)? {
             return Ok(false);
         }
         #[cfg(target_os = "linux")]
         if self.tmpfile.load(Ordering::Relaxed) {
-            match self.write_unnamed(dir, &dest, content)? {
-                Some(created) => return Ok(created),
-                None => {
+            match self.write_unnamed(dir, &dir.join(name), content)? {
+                Unnamed::Done(created) => return Ok(created),
+                Unnamed::Unsupported => {
                     tracing::debug!(dir = %dir.display(), "O_TMPFILE unsupported here; using named temporary files");
                     self.tmpfile.store(false, Ordering::Relaxed);
                 }
+                Unnamed::NotThisTime => {}
             }
         }
         self.write_named(dir, name, content)
     }
 
     /// Linux: an unnamed temporary file in `dir`, linked to `dest` when complete.
-    /// `Ok(None)` when the file system does not support it.
     #[cfg(target_os = "linux")]
-    fn write_unnamed(&self, dir: &Path, dest: &Path, content: &[u8]) -> io::Result<Option<bool>> {
+    fn write_unnamed(&self, dir: &Path, dest: &Path, content: &[u8]) -> io::Result<Unnamed> {
         use rustix::fs::{linkat, openat, AtFlags, Mode, OFlags, CWD};
         use rustix::io::Errno;
         use std::os::fd::AsRawFd;
 
         // NOFOLLOW: a key directory that is a link is refused (ENOTDIR), not written through.
         let flags = OFlags::WRONLY | OFlags::TMPFILE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let mut attempts = 0;
-        let fd = loop {
-            attempts += 1;
-            match openat(CWD, dir, flags, Mode::from_raw_mode(0o600)) {
-                Ok(fd) => break fd,
-                Err(e) if e == Errno::OPNOTSUPP || e == Errno::ISDIR || e == Errno::INVAL => {
-                    return Ok(None)
-                }
-                // A directory being removed by another process at this instant answers
-                // EPERM; by the next try it is gone (ENOENT) or recreated.
-                Err(Errno::PERM) if attempts < 3 => continue,
-                Err(e) => return Err(e.into()),
+        let fd = match openat(CWD, dir, flags, Mode::from_raw_mode(0o600)) {
+            Ok(fd) => fd,
+            Err(e) if e == Errno::OPNOTSUPP || e == Errno::ISDIR || e == Errno::INVAL => {
+                return Ok(Unnamed::Unsupported)
             }
+            // A link (or a file) where the key directory should be.
+            Err(Errno::NOTDIR | Errno::LOOP) => return Err(super::fs::not_a_directory(dir)),
+            // A directory that another process is removing at this instant answers EPERM:
+            // this one write takes the named path, which has no such case.
+            Err(Errno::PERM) => return Ok(Unnamed::NotThisTime),
+            Err(e) => return Err(e.into()),
         };
         let mut file = File::from(fd);
         file.write_all(content)?;
@@ -151,7 +150,7 @@ impl Writer {
             // No path walk through /proc: the cheaper way where the kernel allows it.
             match linkat(&file, "", CWD, dest, AtFlags::EMPTY_PATH) {
                 Ok(()) => return self.linked(dir),
-                Err(Errno::EXIST) => return Ok(Some(false)),
+                Err(Errno::EXIST) => return Ok(Unnamed::Done(false)),
                 Err(Errno::PERM | Errno::INVAL) => {
                     self.empty_path_link.store(false, Ordering::Relaxed);
                 }
@@ -167,7 +166,7 @@ impl Writer {
                     self.empty_path_link.store(false, Ordering::Relaxed);
                 }
             }
-            Err(Errno::EXIST) => return Ok(Some(false)),
+            Err(Errno::EXIST) => return Ok(Unnamed::Done(false)),
             Err(Errno::NOENT) => {
                 return if Path::new("/proc/self/fd").is_dir()
                     || (empty_path_failed && !dir.is_dir())
@@ -176,7 +175,7 @@ impl Writer {
                     Err(io::ErrorKind::NotFound.into())
                 } else {
                     // No /proc and no AT_EMPTY_PATH: no way to name an unnamed file.
-                    Ok(None)
+                    Ok(Unnamed::Unsupported)
                 };
             }
             Err(e) => return Err(e.into()),
@@ -185,11 +184,11 @@ impl Writer {
     }
 
     #[cfg(target_os = "linux")]
-    fn linked(&self, dir: &Path) -> io::Result<Option<bool>> {
+    fn linked(&self, dir: &Path) -> io::Result<Unnamed> {
         if self.durable {
             sync_dir(dir)?;
         }
-        Ok(Some(true))
+        Ok(Unnamed::Done(true))
     }
 
     /// A locked, uniquely named temporary file in the temporary directory, renamed into
@@ -271,6 +270,18 @@ impl Writer {
     }
 }
 
+/// What the unnamed write path did.
+#[cfg(target_os = "linux")]
+enum Unnamed {
+    /// Written (`true`), or the name was taken (`false`).
+    Done(bool),
+    /// The file system has no `O_TMPFILE` (or no way to link one): use the named path
+    /// from now on.
+    Unsupported,
+    /// Use the named path for this write only.
+    NotThisTime,
+}
+
 /// Why a named write could not place its file.
 enum Placement {
     TempVanished,
@@ -291,10 +302,11 @@ fn place(temp: &Path, dir: &Path, name: &str) -> Result<bool, Placement> {
     use rustix::io::Errno;
 
     let Some(dest) = super::fs::open_dir_for_changes(dir)? else {
-        // Missing, or a link / file where the key directory should be.
-        return Err(Placement::Io(match fs::symlink_metadata(dir) {
-            Ok(_) => io::Error::from(io::ErrorKind::NotADirectory),
-            Err(e) => e,
+        return Err(Placement::Io(match super::fs::dir_state(dir) {
+            super::fs::DirState::NotDirectory => super::fs::not_a_directory(dir),
+            // Missing, or removed and created again by another process since the open:
+            // the caller creates it (if need be) and tries again.
+            _ => io::ErrorKind::NotFound.into(),
         }));
     };
     #[cfg(any(target_os = "linux", target_os = "android"))]
