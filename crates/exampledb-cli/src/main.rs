@@ -35,7 +35,11 @@ async fn main() -> ExitCode {
     {
         ["demo"] | [] => demo().await,
         ["keys", rest @ ..] if rest.len() <= 1 => keys(open(rest.first()).await).await,
-        ["show", key, rest @ ..] if rest.len() <= 1 => show(open(rest.first()).await, key).await,
+        ["show", key, rest @ ..] if rest.len() <= 1 => match unhex(key) {
+            // The key is checked before the database is opened.
+            Some(key) => show(open(rest.first()).await, &key).await,
+            None => Err(format!("not a hex key: {key:?}")),
+        },
         _ => Err(USAGE.to_string()),
     };
     match result {
@@ -53,7 +57,8 @@ struct Store {
     location: String,
 }
 
-/// Opens `url` (or the default database) and checks it can be read now.
+/// Opens `url` (or the default database) and checks it can be read now (creating
+/// nothing).
 async fn open(url: Option<&&str>) -> Result<Store, String> {
     let (db, location) = match url {
         Some(url) => (
@@ -75,7 +80,8 @@ async fn open(url: Option<&&str>) -> Result<Store, String> {
         ),
     };
     let db = db.map_err(|e| e.to_string())?;
-    db.check().await.map_err(|e| e.to_string())?;
+    // Reading is all keys and show do: nothing is created, read access suffices.
+    db.check_read().await.map_err(|e| e.to_string())?;
     Ok(Store { db, location })
 }
 
@@ -95,10 +101,9 @@ async fn keys(store: Result<Store, String>) -> Result<(), String> {
     Ok(())
 }
 
-async fn show(store: Result<Store, String>, key_hex: &str) -> Result<(), String> {
+async fn show(store: Result<Store, String>, key: &[u8]) -> Result<(), String> {
     let db = store?.db;
-    let key = unhex(key_hex).ok_or_else(|| format!("not a hex key: {key_hex:?}"))?;
-    for value in db.fetch_sorted(&key).await.map_err(|e| e.to_string())? {
+    for value in db.fetch_sorted(key).await.map_err(|e| e.to_string())? {
         match choices::decode(&value) {
             Ok(choices) => println!("{}", render(&choices)),
             Err(e) => println!(

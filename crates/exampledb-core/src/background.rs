@@ -191,4 +191,8 @@ impl<D: ExampleDatabase + 'static> ExampleDatabase for BackgroundWrite<D> {
     async fn check(&self) -> Result<()> {
         self.inner.check().await
     }
+
+    async fn check_read(&self) -> Result<()> {
+        self.inner.check_read().await
+    }
 }

@@ -194,13 +194,11 @@ impl QueryUrl {
         };
         let mut options: Vec<(String, String)> = Vec::new();
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            // Not echoed: a stray secret pasted into a URL stays out of messages.
             let (key, value) = pair.split_once('=').ok_or_else(|| {
                 invalid(
                     backend,
-                    format!(
-                        "query parameter {:?} has no value (expected key=value)",
-                        decode_lossy(pair)
-                    ),
+                    "a query parameter has no value (expected key=value; write a literal & or = as %26 or %3D)",
                 )
             })?;
             let key = percent_decode(backend, key)?;
@@ -254,58 +252,64 @@ pub fn is_scheme(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
-/// Decodes `%XX` escapes (and `+` as a space, as in form-encoded queries).
+/// Decodes `%XX` escapes (RFC 3986: `+` stays `+`). A `%` not followed by two hex digits,
+/// or bytes that are not UTF-8 once decoded, are an error (the text is not echoed).
 pub fn percent_decode(backend: &'static str, text: &str) -> Result<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| invalid(backend, format!("bad percent-encoding in {text:?}")))?;
-                out.push(hex);
-                i += 3;
+        if bytes[i] == b'%' {
+            let digit = |b: Option<&u8>| b.and_then(|b| char::from(*b).to_digit(16));
+            match (digit(bytes.get(i + 1)), digit(bytes.get(i + 2))) {
+                (Some(hi), Some(lo)) => out.push((hi * 16 + lo) as u8),
+                _ => {
+                    return Err(invalid(
+                        backend,
+                        "bad percent-encoding (% must be followed by two hex digits)",
+                    ))
+                }
             }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
         }
     }
     String::from_utf8(out)
-        .map_err(|_| invalid(backend, format!("{text:?} does not decode to UTF-8")))
+        .map_err(|_| invalid(backend, "percent-encoding that does not decode to UTF-8"))
 }
 
 /// `url` without anything that may be a credential (user info, query, fragment): what
-/// may appear in messages and logs.
+/// may appear in messages and logs. Each member of a multiplexed `A;B` string is treated
+/// alike, and a password holding `/` loses everything up to its last `@`.
 ///
 /// ```
 /// use exampledb_core::config::without_secrets;
 /// assert_eq!(without_secrets("redis://user:pw@host:6379/0?x=1"), "redis://host:6379/0");
+/// assert_eq!(without_secrets("redis://u:p/w@host"), "redis://host");
+/// assert_eq!(
+///     without_secrets("file:///db;readonly:redis://:pw@h:1"),
+///     "file:///db;readonly:redis://h:1"
+/// );
 /// assert_eq!(without_secrets(".hypothesis/examples"), ".hypothesis/examples");
 /// ```
 pub fn without_secrets(url: &str) -> String {
-    let base = url.split(['?', '#']).next().unwrap_or("");
+    url.split(';')
+        .map(member_without_secrets)
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+fn member_without_secrets(member: &str) -> String {
+    let base = member.split(['?', '#']).next().unwrap_or("");
     match base.split_once("://") {
         Some((scheme, rest)) => {
-            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-            format!("{scheme}://{host}{path}")
+            let rest = rest.rsplit_once('@').map_or(rest, |(_, after)| after);
+            format!("{scheme}://{rest}")
         }
         None => base.to_owned(),
     }
-}
-
-fn decode_lossy(text: &str) -> String {
-    percent_decode("", text).unwrap_or_else(|_| text.to_owned())
 }
 
 #[cfg(test)]
@@ -355,6 +359,10 @@ mod tests {
         );
         assert!(QueryUrl::parse("t", "no scheme here").is_err());
         assert!(QueryUrl::parse("t", "C:/windows/path").is_err());
+        assert_eq!(percent_decode("t", "c++%2Fdb").unwrap(), "c++/db");
+        assert!(percent_decode("t", "%+5").is_err());
+        let err = QueryUrl::parse("t", "x://h?ghp_SECRET").unwrap_err();
+        assert!(!err.to_string().contains("SECRET"), "{err}");
         for bad in ["x://h?flag", "x://h?a=1&a=2", "x://h?=1", "x://h?a=%zz"] {
             assert!(QueryUrl::parse("t", bad).is_err(), "{bad}");
         }

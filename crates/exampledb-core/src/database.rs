@@ -78,6 +78,14 @@ pub trait ExampleDatabase: Send + Sync + Debug {
     async fn check(&self) -> Result<()> {
         Ok(())
     }
+
+    /// [`check`](Self::check) for a database that will only be read (through
+    /// [`ReadOnly`](crate::ReadOnly), or by a tool that only reads): only read access is
+    /// needed and nothing is created (a directory database whose root does not exist yet
+    /// is simply empty). The default is `check`.
+    async fn check_read(&self) -> Result<()> {
+        self.check().await
+    }
 }
 
 macro_rules! forward_example_database {
@@ -106,6 +114,9 @@ macro_rules! forward_example_database {
             async fn check(&self) -> Result<()> {
                 (**self).check().await
             }
+            async fn check_read(&self) -> Result<()> {
+                (**self).check_read().await
+            }
         }
     )*};
 }
@@ -127,6 +138,30 @@ pub trait ExampleDatabaseExt: ExampleDatabase {
     /// Whether `value` is stored under `key`.
     async fn contains(&self, key: &[u8], value: &[u8]) -> Result<bool> {
         Ok(self.fetch(key).await?.iter().any(|v| v == value))
+    }
+
+    /// Saves every value of every key of this database into `dest` (a merge: nothing in
+    /// `dest` is removed). Returns how many values were offered to `dest` (saving a value
+    /// it holds already changes nothing). Needs [`keys`](ExampleDatabase::keys).
+    ///
+    /// ```
+    /// use exampledb_core::{ExampleDatabase, ExampleDatabaseExt, InMemoryDatabase};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let (a, b) = (InMemoryDatabase::new(), InMemoryDatabase::new());
+    /// a.save(b"k", b"v").await?;
+    /// assert_eq!(a.copy_into(&b).await?, 1);
+    /// assert_eq!(b.fetch(b"k").await?.len(), 1);
+    /// # Ok::<(), exampledb_core::Error>(()) }).unwrap();
+    /// ```
+    async fn copy_into(&self, dest: &dyn ExampleDatabase) -> Result<u64> {
+        let mut offered = 0;
+        for key in self.keys().await? {
+            for value in self.fetch(&key).await? {
+                dest.save(&key, &value).await?;
+                offered += 1;
+            }
+        }
+        Ok(offered)
     }
 }
 

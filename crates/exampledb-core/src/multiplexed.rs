@@ -134,6 +134,10 @@ impl ExampleDatabase for Multiplexed {
         self.each(|m| m.check()).await
     }
 
+    async fn check_read(&self) -> Result<()> {
+        self.each(|m| m.check_read()).await
+    }
+
     fn subscribe(&self) -> Result<ChangeStream> {
         let mut streams = Vec::new();
         for member in &self.members {

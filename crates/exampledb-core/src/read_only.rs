@@ -76,7 +76,13 @@ impl<D: ExampleDatabase> ExampleDatabase for ReadOnly<D> {
         }
     }
 
+    /// Reading is all a read-only database does: the wrapped store's
+    /// [`check_read`](ExampleDatabase::check_read).
     async fn check(&self) -> Result<()> {
-        self.inner.check().await
+        self.inner.check_read().await
+    }
+
+    async fn check_read(&self) -> Result<()> {
+        self.inner.check_read().await
     }
 }

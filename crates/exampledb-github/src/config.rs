@@ -179,8 +179,9 @@ enum Repository {
     InvalidEnv(String),
 }
 
-/// What a builder collects and a database keeps (its `Debug` is what both show).
-#[derive(Debug, Clone)]
+/// What a builder collects and a database keeps (its `Debug` is what both show: the
+/// token hidden, the API URL without user info or query).
+#[derive(Clone)]
 pub(crate) struct Settings {
     pub(crate) artifact_name: String,
     pub(crate) cache_dir: Option<PathBuf>,
@@ -194,6 +195,24 @@ pub(crate) struct Settings {
     pub(crate) download_timeout: Duration,
     pub(crate) allow_insecure_http: bool,
     pub(crate) lock_wait: Duration,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("artifact_name", &self.artifact_name)
+            .field("cache_dir", &self.cache_dir)
+            .field("cache_timeout", &self.cache_timeout)
+            .field("token", &self.token)
+            .field("api_url", &crate::problem::redact_url(&self.api_url))
+            .field("strict", &self.strict)
+            .field("limits", &self.limits)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("operation_timeout", &self.operation_timeout)
+            .field("download_timeout", &self.download_timeout)
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Settings for a [`GitHubArtifactDatabase`], following the workspace's
@@ -216,6 +235,8 @@ pub struct GitHubArtifactDatabaseBuilder {
     /// Hypothesis's storage directory, under which the default cache directory is.
     storage_home: PathBuf,
     settings: Settings,
+    /// An environment variable `from_env` could not use (not UTF-8): reported by `build`.
+    env_error: Option<&'static str>,
 }
 
 impl GitHubArtifactDatabaseBuilder {
@@ -223,6 +244,7 @@ impl GitHubArtifactDatabaseBuilder {
     fn defaults() -> Self {
         GitHubArtifactDatabaseBuilder {
             repository: Repository::Missing,
+            env_error: None,
             storage_home: PathBuf::from(".hypothesis"),
             settings: Settings {
                 artifact_name: DEFAULT_ARTIFACT_NAME.to_owned(),
@@ -273,10 +295,18 @@ impl GitHubArtifactDatabaseBuilder {
     /// # Ok::<(), exampledb_core::Error>(())
     /// ```
     pub fn from_env() -> Self {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let mut builder = Self::defaults();
+        let mut var = |name: &'static str| match std::env::var(name) {
+            Ok(v) if !v.is_empty() => Some(v),
+            Ok(_) | Err(std::env::VarError::NotPresent) => None,
+            Err(std::env::VarError::NotUnicode(_)) => {
+                builder.env_error.get_or_insert(name);
+                None
+            }
+        };
+        let (repository, token, api_url) = (var(REPOSITORY_ENV), var(TOKEN_ENV), var(API_URL_ENV));
         builder.storage_home = exampledb_core::directory::storage_home();
-        if let Some(value) = var(REPOSITORY_ENV) {
+        if let Some(value) = repository {
             builder.repository = match value.split_once('/') {
                 Some((owner, repo))
                     if !owner.is_empty() && !repo.is_empty() && !repo.contains('/') =>
@@ -289,10 +319,10 @@ impl GitHubArtifactDatabaseBuilder {
                 _ => Repository::InvalidEnv(value),
             };
         }
-        if let Some(token) = var(TOKEN_ENV) {
+        if let Some(token) = token {
             builder.settings.token = Some(Token::new(token));
         }
-        if let Some(url) = var(API_URL_ENV) {
+        if let Some(url) = api_url {
             builder.settings.api_url = url;
         }
         builder
@@ -552,6 +582,9 @@ impl GitHubArtifactDatabaseBuilder {
         let size = || parse_size(BACKEND, key, value);
         Ok(match key {
             "artifact_name" => self.artifact_name(value),
+            "cache_dir" if value.is_empty() => {
+                return Err(invalid(BACKEND, "option cache_dir: an empty path"))
+            }
             "cache_dir" => self.cache_dir(value),
             "cache_timeout" => self.cache_timeout(duration()?),
             "token" => self.token(value),
@@ -578,6 +611,12 @@ impl GitHubArtifactDatabaseBuilder {
     /// or has a query, a token bound for plain `http` off loopback (see
     /// [`allow_insecure_http`](Self::allow_insecure_http)), or a zero time limit.
     pub fn build(self) -> Result<GitHubArtifactDatabase> {
+        if let Some(name) = self.env_error {
+            return Err(invalid(
+                BACKEND,
+                format!("the environment variable {name} is not valid UTF-8"),
+            ));
+        }
         let (owner, repo) = match self.repository {
             Repository::Named { owner, repo } => (owner, repo),
             Repository::Missing => {
@@ -661,27 +700,9 @@ fn token_in_url() -> exampledb_core::Error {
     )
 }
 
-/// A path segment, `%XX`-decoded (`+` stays a `+`, as in paths).
+/// A URL path segment, percent-decoded (`+` stays `+`).
 fn decode_segment(segment: &str) -> Result<String> {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let byte = bytes
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| invalid(BACKEND, format!("bad percent-encoding in {segment:?}")))?;
-            out.push(byte);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out)
-        .map_err(|_| invalid(BACKEND, format!("{segment:?} does not decode to UTF-8")))
+    exampledb_core::config::percent_decode(BACKEND, segment)
 }
 
 /// GitHub's owner and repository names: letters, digits, `-`, `_`, `.`; not `.` or `..`.

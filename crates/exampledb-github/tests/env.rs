@@ -250,3 +250,30 @@ fn empty_variables_and_a_cleartext_api_url() {
         Ok(db) if db.status() == Status::NotOpened
     ));
 }
+
+#[test]
+fn variables_that_are_not_utf8_are_reported_not_ignored() {
+    use std::os::unix::ffi::OsStringExt;
+    let _env = environment(&[(REPOSITORY_ENV, "o/r")]);
+    std::env::set_var(
+        TOKEN_ENV,
+        std::ffi::OsString::from_vec(b"ghp_\xffSECRET".to_vec()),
+    );
+    let message = refusal(GitHubArtifactDatabaseBuilder::from_env().build());
+    assert!(
+        message.contains(TOKEN_ENV) && message.contains("UTF-8"),
+        "{message}"
+    );
+    assert!(!message.contains("SECRET"), "{message}");
+    std::env::remove_var(TOKEN_ENV);
+}
+
+#[test]
+fn debug_hides_credentials_in_the_api_url() {
+    let _env = environment(&[]);
+    let builder = GitHubArtifactDatabase::builder("o", "r")
+        .api_url("https://x-access-token:ghp_SECRET2@ghe.example/api/v3");
+    let shown = format!("{builder:?} {:?}", builder.clone().build().unwrap());
+    assert!(!shown.contains("SECRET"), "{shown}");
+    assert!(shown.contains("ghe.example/api/v3"), "{shown}");
+}

@@ -534,7 +534,7 @@ fn unknown_repeated_and_bad_parameters_are_errors_naming_them() {
             "cache_timeout=1h&cache_timeout=1h",
             "\"cache_timeout\" is given twice",
         ),
-        ("strict", "\"strict\" has no value"),
+        ("strict", "a query parameter has no value"),
         ("strict=maybe", "option strict: \"maybe\" is not a boolean"),
         ("allow_insecure_http=2", "option allow_insecure_http"),
         ("connect_timeout=soon", "option connect_timeout"),

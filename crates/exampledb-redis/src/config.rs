@@ -599,7 +599,7 @@ mod tests {
             b.urls,
             vec!["rediss://u:p%40ss@example.com:6380/4#insecure".to_owned()]
         );
-        assert_eq!(b.key_prefix, b"ci: x");
+        assert_eq!(b.key_prefix, b"ci:+x"); // RFC 3986: `+` is not a space
         assert_eq!(b.expire_after, Duration::from_secs(3 * 86_400));
         assert_eq!(b.listener_channel, "ch");
         assert_eq!(b.pool_size, 7);

@@ -17,7 +17,7 @@
 //! | `redis` | `exampledb::redis::RedisDatabase`: Redis sets with TTL, pub/sub events | `redis://` | available (`exampledb-redis`) |
 //! | `redis-cluster`, `redis-tls` | Redis Cluster (`?cluster=true`); TLS | `rediss://` | available |
 //! | `github` | `exampledb::github::GitHubArtifactDatabase`: CI's GitHub Actions artifact, read-only, cached | `github://OWNER/REPO[/ARTIFACT]` | available (`exampledb-github`) |
-//! | `s3` | S3 bucket and prefix | `s3://BUCKET/PREFIX` | not built yet |
+//! | `s3` | `exampledb::s3::S3Database`: the directory layout as objects in a bucket | `s3://BUCKET[/PREFIX]` | available (`exampledb-s3`) |
 //! | `dynamodb` | DynamoDB table | `dynamodb://TABLE` | not built yet |
 //! | `full` | all of the above | | |
 //!
@@ -67,6 +67,12 @@ pub use open::{open, open_default, open_with, DATABASE_ENV, MEMBER_SEPARATOR, RE
 #[cfg(feature = "redis")]
 pub mod redis {
     pub use exampledb_redis::{RedisDatabase, RedisDatabaseBuilder, REDIS_URL_ENV};
+}
+
+/// The S3 backend ([`exampledb_s3`]), with the `s3` feature.
+#[cfg(feature = "s3")]
+pub mod s3 {
+    pub use exampledb_s3::{S3Database, S3DatabaseBuilder};
 }
 
 /// The GitHub Actions artifact backend ([`exampledb_github`]), with the `github` feature.

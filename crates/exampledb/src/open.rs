@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use exampledb_core::config::{invalid, is_scheme, without_secrets, DatabaseBuilder, QueryUrl};
+use exampledb_core::config::{invalid, is_scheme, DatabaseBuilder, QueryUrl};
 use exampledb_core::directory::DirectoryDatabaseBuilder;
 use exampledb_core::{ExampleDatabase, InMemoryDatabase, Multiplexed, ReadOnly, Result};
 
@@ -16,7 +16,7 @@ pub const DATABASE_ENV: &str = "EXAMPLEDB_DATABASE";
 /// Separates the members of a multiplexed recipe: `LOCAL;readonly:SHARED`.
 pub const MEMBER_SEPARATOR: char = ';';
 
-/// Marks a member (or a whole URL) as read-only: `readonly:URL`.
+/// Marks a member (or a whole URL) as read-only: `readonly:URL` (any case).
 pub const READ_ONLY_PREFIX: &str = "readonly:";
 
 /// What `open` reports errors as when no backend is known yet.
@@ -50,7 +50,8 @@ pub fn open(url: &str) -> Result<Box<dyn ExampleDatabase>> {
 /// | `redis://[user:password@]host[:port][/db]` | `exampledb::redis::RedisDatabase` | `redis` |
 /// | `rediss://...` (TLS) | the same | `redis-tls` |
 /// | `github://OWNER/REPO[/ARTIFACT]` | `exampledb::github::GitHubArtifactDatabase` | `github` |
-/// | `s3://BUCKET/PREFIX`, `dynamodb://TABLE` | not built yet | `s3`, `dynamodb` |
+/// | `s3://BUCKET[/PREFIX]` | `exampledb::s3::S3Database` (the AWS chain for credentials) | `s3` |
+/// | `dynamodb://TABLE` | not built yet | `dynamodb` |
 /// | `readonly:URL` | any of the above in [`ReadOnly`] | |
 /// | `URL;URL;...` | the members in [`Multiplexed`] (the recipe) | |
 ///
@@ -58,13 +59,15 @@ pub fn open(url: &str) -> Result<Box<dyn ExampleDatabase>> {
 ///   never parsed for a query; use `file:` to give options. Unknown options are errors.
 /// - The environment a backend documents is read first and the URL wins over it (the
 ///   GitHub token from `GITHUB_TOKEN`, its API from `GITHUB_API_URL`; `REDIS_URL` is
-///   overridden by the URL's server).
+///   overridden by the URL's server; S3 uses the standard AWS chain for region and
+///   credentials).
 /// - **The recipe** every team uses, a local directory multiplexed with a read-only shared
 ///   store, is one string: `.hypothesis/examples;readonly:github://my-org/my-repo`.
 ///   Writes go to the directory (the read-only member turns them into no-ops); fetches
 ///   see both. `options` apply only to single-database URLs.
-/// - A path holding `;` or starting with `SCHEME:` must be written as a `file:` URL with
-///   the `;` percent-encoded (`%3B`).
+/// - A `;` inside a URL (a password, a query value, a path) must be written `%3B`, and a
+///   path that starts with `SCHEME:`, or, in a recipe, holds `@` or `:`, as a `file:` URL;
+///   a recipe member that can only be the tail of a URL split at a `;` is refused.
 ///
 /// Every problem is an [`Error::InvalidConfig`](crate::Error::InvalidConfig) naming it: a
 /// malformed URL, an unknown scheme or option, a bad value, or a scheme whose feature is
@@ -92,10 +95,11 @@ where
         .into_iter()
         .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned()))
         .collect();
-    let members: Vec<&str> = url.split(MEMBER_SEPARATOR).collect();
+    let members: Vec<&str> = url.split(MEMBER_SEPARATOR).map(str::trim).collect();
     if members.len() == 1 {
-        return open_member(url, &options).map(into_box);
+        return open_member(members[0], &options).map(into_box);
     }
+    check_split(&members)?;
     if !options.is_empty() {
         return Err(invalid(
             FACADE,
@@ -114,8 +118,55 @@ where
 pub fn open_default() -> Result<Box<dyn ExampleDatabase>> {
     match std::env::var(DATABASE_ENV) {
         Ok(url) if !url.trim().is_empty() => open(url.trim()),
+        Err(std::env::VarError::NotUnicode(_)) => Err(invalid(
+            FACADE,
+            format!("the environment variable {DATABASE_ENV} is not valid UTF-8"),
+        )),
         _ => Ok(Box::new(DirectoryDatabaseBuilder::from_env().build()?)),
     }
+}
+
+/// A `;` inside one URL (a password, a query value) would split it into members that are
+/// not what was meant, and a plain path made of a URL's tail would be created as a
+/// directory: refuse what can only come from that. The members are not echoed (they may
+/// hold a password).
+fn check_split(members: &[&str]) -> Result<()> {
+    for (i, member) in members.iter().enumerate() {
+        let plain_path = scheme_of(strip_read_only(member)).is_none();
+        let after_query = i > 0 && members[i - 1].contains('?');
+        let looks_like_a_tail =
+            plain_path && (after_query || strip_read_only(member).contains(['@', ':']));
+        if looks_like_a_tail {
+            return Err(invalid(
+                FACADE,
+                format!(
+                    "member {} of the multiplexed URL looks like part of the member before it, split at a ';' (in a password or a query value?): write a ';' inside a URL as %3B, and a path holding '@' or ':' as a file: URL",
+                    i + 1
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `spec` without its `readonly:` prefixes (any case, repeated or not).
+fn strip_read_only(mut spec: &str) -> &str {
+    loop {
+        match spec.get(..READ_ONLY_PREFIX.len()) {
+            Some(head) if head.eq_ignore_ascii_case(READ_ONLY_PREFIX) => {
+                spec = spec[READ_ONLY_PREFIX.len()..].trim_start();
+            }
+            _ => return spec,
+        }
+    }
+}
+
+/// The scheme of `spec`, lowercase, if it has one.
+fn scheme_of(spec: &str) -> Option<String> {
+    spec.split_once(':')
+        .map(|(s, _)| s)
+        .filter(|s| is_scheme(s))
+        .map(str::to_ascii_lowercase)
 }
 
 fn into_box(db: Arc<dyn ExampleDatabase>) -> Box<dyn ExampleDatabase> {
@@ -123,18 +174,19 @@ fn into_box(db: Arc<dyn ExampleDatabase>) -> Box<dyn ExampleDatabase> {
 }
 
 fn open_member(spec: &str, options: &[(String, String)]) -> Result<Arc<dyn ExampleDatabase>> {
+    let inner = strip_read_only(spec);
+    if inner.len() != spec.len() {
+        // One wrapper, however many prefixes: read-only twice is read-only.
+        return Ok(Arc::new(ReadOnly::new(open_store(inner, options)?)));
+    }
+    open_store(spec, options)
+}
+
+fn open_store(spec: &str, options: &[(String, String)]) -> Result<Arc<dyn ExampleDatabase>> {
     if spec.is_empty() {
         return Err(invalid(FACADE, "an empty database URL"));
     }
-    if let Some(inner) = spec.strip_prefix(READ_ONLY_PREFIX) {
-        return Ok(Arc::new(ReadOnly::new(open_member(inner, options)?)));
-    }
-    let scheme = spec
-        .split_once(':')
-        .map(|(s, _)| s)
-        .filter(|s| is_scheme(s))
-        .map(str::to_ascii_lowercase);
-    let Some(scheme) = scheme else {
+    let Some(scheme) = scheme_of(spec) else {
         // A plain path: never parsed for a query.
         return built(DirectoryDatabaseBuilder::from_url(spec)?, options);
     };
@@ -143,17 +195,15 @@ fn open_member(spec: &str, options: &[(String, String)]) -> Result<Arc<dyn Examp
         "memory" => memory(spec, options),
         "redis" | "rediss" => redis(spec, &scheme, options),
         "github" => github(spec, options),
-        "s3" | "dynamodb" => Err(invalid(
+        "s3" => s3(spec, options),
+        "dynamodb" => Err(invalid(
             FACADE,
-            format!(
-                "{scheme}:// databases are not built yet: the exampledb-{scheme} crate (feature `{scheme}`) is planned"
-            ),
+            "dynamodb:// databases are not built yet: the exampledb-dynamodb crate (feature `dynamodb`) is planned",
         )),
         other => Err(invalid(
             FACADE,
             format!(
-                "unknown scheme {other:?} in {:?}; known: a path, file:, memory:, redis://, rediss://, github://, s3://, dynamodb:// (write file:PATH for a path that looks like a URL)",
-                without_secrets(spec)
+                "unknown scheme {other:?}; known: a path, file:, memory:, redis://, rediss://, github://, s3://, dynamodb:// (write file:PATH for a path that looks like a URL)"
             ),
         )),
     }
@@ -231,10 +281,24 @@ fn github(_spec: &str, _options: &[(String, String)]) -> Result<Arc<dyn ExampleD
     Err(feature_missing("github://", "github"))
 }
 
+#[cfg(feature = "s3")]
+fn s3(spec: &str, options: &[(String, String)]) -> Result<Arc<dyn ExampleDatabase>> {
+    built(
+        exampledb_s3::S3DatabaseBuilder::from_env().with_url(spec)?,
+        options,
+    )
+}
+
+#[cfg(not(feature = "s3"))]
+fn s3(_spec: &str, _options: &[(String, String)]) -> Result<Arc<dyn ExampleDatabase>> {
+    Err(feature_missing("s3://", "s3"))
+}
+
 #[cfg(any(
     not(feature = "redis"),
     not(feature = "github"),
-    not(feature = "redis-tls")
+    not(feature = "redis-tls"),
+    not(feature = "s3")
 ))]
 fn feature_missing(what: &str, feature: &str) -> exampledb_core::Error {
     invalid(

@@ -2,7 +2,7 @@
 //! conformance suite on databases opened by URL. Needs the facade's features (`cargo
 //! xtask integration-test` builds with all of them; `without_features.rs` covers the
 //! messages when they are off).
-#![cfg(all(feature = "redis", feature = "github"))]
+#![cfg(all(feature = "redis", feature = "github", feature = "s3"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -129,7 +129,8 @@ fn bad_urls_give_errors_naming_the_problem() {
         ("memory:somewhere", "takes no path"),
         ("readonly:", "empty"),
         (&format!("{dir};"), "empty"),
-        ("s3://bucket/prefix", "not built yet"),
+        ("s3://Bad_Bucket/prefix", "bucket"),
+        ("s3://bucket/prefix?colour=red", "unknown option \"colour\""),
         ("dynamodb://table", "not built yet"),
         (
             "redis://127.0.0.1:6379?expire_after=forever",
@@ -264,4 +265,96 @@ async fn check_through_open_reports_unusable_stores() {
         let recipe = open(&format!("memory:;readonly:{url}")).unwrap();
         assert!(recipe.check().await.is_err(), "{url}");
     }
+}
+
+#[tokio::test]
+async fn urls_are_read_as_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Scheme and prefix case do not matter; a path keeps its '+'.
+    let root = tmp.path().join("c++db");
+    let db = open(&format!("FILE:{}?durable=true", root.display())).unwrap();
+    db.save(b"k", b"v").await.unwrap();
+    assert!(root.join(exampledb::layout::key_dir(b"k")).is_dir());
+    let db = open(&format!("READONLY:file:{}", root.display())).unwrap();
+    db.save(b"k", b"ignored").await.unwrap();
+    assert_eq!(db.fetch(b"k").await.unwrap(), vec![Bytes::from("v")]);
+    // Surrounding spaces, and many read-only prefixes (one wrapper, no deep recursion).
+    assert!(open("  memory:  ").is_ok());
+    let deep = format!("{}memory:", "readonly:".repeat(100_000));
+    let db = std::thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(move || open(&deep).map(|db| format!("{db:?}")))
+        .unwrap()
+        .join()
+        .unwrap()
+        .unwrap();
+    assert_eq!(db.matches("ReadOnly").count(), 1, "{db}");
+}
+
+#[test]
+fn a_semicolon_inside_a_url_is_refused_not_split() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd_before: Vec<_> = std::fs::read_dir(".")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    for (url, expect) in [
+        ("redis://u:1234;hunter2@127.0.0.1:1", "%3B"),
+        (
+            &format!("file:{}?max_value_size=1MiB;b", tmp.path().display()) as &str,
+            "%3B",
+        ),
+        (
+            "memory:;readonly:user:hunter2@host",
+            "unknown scheme \"user\"",
+        ),
+    ] {
+        let message = config_error(url);
+        assert!(message.contains(expect), "{url}: {message}");
+        assert!(!message.contains("hunter2"), "{message}");
+    }
+    let cwd_after: Vec<_> = std::fs::read_dir(".")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(cwd_before, cwd_after, "nothing was created");
+    assert_eq!(
+        exampledb::config::without_secrets("file:///db;readonly:redis://u:p/w@h:1/0?x=1"),
+        "file:///db;readonly:redis://h:1/0"
+    );
+}
+
+#[tokio::test]
+async fn checking_a_read_only_directory_creates_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("typo/deep/dir");
+    let db = open(&format!("memory:;readonly:{}", missing.display())).unwrap();
+    db.check().await.unwrap();
+    assert!(
+        !tmp.path().join("typo").exists(),
+        "check created the directory"
+    );
+    // A writable member is still made usable (created) by check.
+    let local = tmp.path().join("local");
+    open(&local.display().to_string())
+        .unwrap()
+        .check()
+        .await
+        .unwrap();
+    assert!(local.is_dir());
+}
+
+#[test]
+fn a_default_database_variable_that_is_not_utf8_is_an_error() {
+    use std::os::unix::ffi::OsStringExt;
+    // nextest runs each test in its own process: the variable is this test's alone.
+    std::env::set_var(
+        exampledb::DATABASE_ENV,
+        std::ffi::OsString::from_vec(b"/tmp/x\xffy".to_vec()),
+    );
+    let err = exampledb::open_default().unwrap_err();
+    assert!(err.to_string().contains("not valid UTF-8"), "{err}");
+    std::env::remove_var(exampledb::DATABASE_ENV);
 }

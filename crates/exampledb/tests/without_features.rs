@@ -1,7 +1,7 @@
 //! `exampledb::open` with the network backends' features off: each of their URLs gives an
 //! error naming the feature to enable. `cargo xtask integration-test` runs this file with
 //! `--no-default-features` (in an all-features build it is empty).
-#![cfg(not(any(feature = "redis", feature = "github")))]
+#![cfg(not(any(feature = "redis", feature = "github", feature = "s3")))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use exampledb::{open, ErrorKind};
@@ -12,6 +12,7 @@ fn schemes_whose_feature_is_off_name_the_feature() {
         ("redis://127.0.0.1:6379", "`redis`"),
         ("rediss://127.0.0.1:6380", "`redis-tls`"),
         ("github://my-org/my-repo", "`github`"),
+        ("s3://bucket/prefix", "`s3`"),
         (
             ".hypothesis/examples;readonly:github://my-org/my-repo",
             "`github`",

@@ -216,7 +216,10 @@ impl DirectoryDatabaseBuilder {
     /// # Ok::<(), exampledb_core::Error>(())
     /// ```
     pub fn from_url(url: &str) -> Result<Self> {
-        if !url.starts_with("file:") {
+        if !url
+            .get(..5)
+            .is_some_and(|s| s.eq_ignore_ascii_case("file:"))
+        {
             if url.is_empty() {
                 return Err(crate::config::invalid(BACKEND, "an empty path"));
             }
@@ -224,6 +227,7 @@ impl DirectoryDatabaseBuilder {
         }
         let parsed = crate::config::QueryUrl::parse(BACKEND, url)?;
         let rest = &parsed.base()["file:".len()..];
+        // (The scheme's case does not matter: FILE: is file:.)
         // file:///abs -> /abs; file://localhost/abs -> /abs; file:rel -> rel; file:/abs -> /abs
         let path = match rest.strip_prefix("//") {
             Some(with_host) => match with_host.find('/') {
@@ -492,6 +496,17 @@ impl ExampleDatabase for DirectoryDatabase {
                     std::fs::write(&probe, b"").and_then(|()| std::fs::remove_file(&probe))
                 })
                 .map_err(|e| inner.io_error(Operation::Open, &inner.root, e))
+        })
+        .await
+    }
+
+    /// The root, if it exists, is a directory that can be listed; a missing root is an
+    /// empty database. Creates nothing.
+    async fn check_read(&self) -> Result<()> {
+        self.run(|inner| match std::fs::read_dir(&inner.root) {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(inner.io_error(Operation::Open, &inner.root, e)),
         })
         .await
     }

@@ -1,0 +1,133 @@
+//! AWS SDK errors as the [`ErrorKind`] a caller acts on.
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use exampledb_core::ErrorKind;
+
+/// What an SDK error is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Classified {
+    /// The kind a caller acts on.
+    pub kind: ErrorKind,
+    /// Whether retrying the call later may succeed (the SDK has already retried within
+    /// its attempts).
+    pub temporary: bool,
+    /// The HTTP status, when the service answered.
+    pub status: Option<u16>,
+    /// The service's error code (`NoSuchBucket`, `AccessDenied`, ...), when it gave one.
+    pub code: Option<String>,
+}
+
+/// Classifies an SDK error: the service's error code first, then the HTTP status, then
+/// the kind of transport failure.
+///
+/// | cause | kind | temporary |
+/// |---|---|---|
+/// | `NoSuchBucket`, `ResourceNotFoundException`, 404 | `NotFound` | no |
+/// | `AccessDenied`, 403 | `PermissionDenied` | no |
+/// | `InvalidAccessKeyId`, `SignatureDoesNotMatch`, `ExpiredToken`, `UnrecognizedClientException`, 401, missing credentials | `Unauthenticated` | no |
+/// | `SlowDown`, `ThrottlingException`, `ProvisionedThroughputExceededException`, 429, 503 | `RateLimited` | yes |
+/// | `InternalError`, other 5xx, connection refused or reset | `Unavailable` | yes |
+/// | time limits, `RequestTimeout` | `Timeout` | yes |
+/// | an answer that is not the service's protocol (not S3 at all) | `Protocol` | no |
+pub fn classify<E>(err: &SdkError<E, HttpResponse>) -> Classified
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let code = match err {
+        SdkError::ServiceError(service) => service.err().code().map(str::to_owned),
+        _ => None,
+    };
+    let (kind, temporary) = match err {
+        SdkError::TimeoutError(_) => (ErrorKind::Timeout, true),
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => (ErrorKind::Timeout, true),
+        SdkError::DispatchFailure(failure) if failure.is_user() => {
+            (ErrorKind::InvalidConfig, false)
+        }
+        SdkError::DispatchFailure(_) => (ErrorKind::Unavailable, true),
+        SdkError::ResponseError(_) => (ErrorKind::Protocol, false),
+        SdkError::ConstructionFailure(_) => {
+            if mentions_credentials(err) {
+                (ErrorKind::Unauthenticated, false)
+            } else {
+                (ErrorKind::Other, false)
+            }
+        }
+        SdkError::ServiceError(_) => by_code_or_status(code.as_deref(), status),
+        _ => (ErrorKind::Other, false),
+    };
+    Classified {
+        kind,
+        temporary,
+        status,
+        code,
+    }
+}
+
+fn by_code_or_status(code: Option<&str>, status: Option<u16>) -> (ErrorKind, bool) {
+    match code {
+        Some("NoSuchBucket" | "ResourceNotFoundException" | "TableNotFoundException") => {
+            return (ErrorKind::NotFound, false)
+        }
+        Some("AccessDenied" | "AccessDeniedException" | "AllAccessDisabled") => {
+            return (ErrorKind::PermissionDenied, false)
+        }
+        Some(
+            "InvalidAccessKeyId"
+            | "SignatureDoesNotMatch"
+            | "ExpiredToken"
+            | "ExpiredTokenException"
+            | "InvalidToken"
+            | "InvalidClientTokenId"
+            | "UnrecognizedClientException"
+            | "InvalidSignatureException"
+            | "MissingAuthenticationToken"
+            | "MissingAuthenticationTokenException"
+            | "TokenRefreshRequired",
+        ) => return (ErrorKind::Unauthenticated, false),
+        Some(
+            "SlowDown"
+            | "Throttling"
+            | "ThrottlingException"
+            | "ThrottledException"
+            | "RequestLimitExceeded"
+            | "TooManyRequestsException"
+            | "ProvisionedThroughputExceededException",
+        ) => return (ErrorKind::RateLimited, true),
+        Some("RequestTimeout" | "RequestTimeoutException") => return (ErrorKind::Timeout, true),
+        Some("InternalError" | "InternalServerError" | "ServiceUnavailable") => {
+            return (ErrorKind::Unavailable, true)
+        }
+        Some("EntityTooLarge" | "ItemCollectionSizeLimitExceededException") => {
+            return (ErrorKind::TooLarge, false)
+        }
+        _ => {}
+    }
+    match status {
+        Some(401) => (ErrorKind::Unauthenticated, false),
+        Some(403) => (ErrorKind::PermissionDenied, false),
+        Some(404) => (ErrorKind::NotFound, false),
+        Some(429 | 503) => (ErrorKind::RateLimited, true),
+        Some(s) if s >= 500 => (ErrorKind::Unavailable, true),
+        _ => (ErrorKind::Other, false),
+    }
+}
+
+fn mentions_credentials<E>(err: &SdkError<E, HttpResponse>) -> bool
+where
+    E: std::error::Error + 'static,
+{
+    describe(err).to_ascii_lowercase().contains("credentials")
+}
+
+/// The error and its causes in one line: the service's code and message, or the
+/// transport failure (no credential is ever part of an SDK error's text).
+pub fn describe<E>(err: &SdkError<E, HttpResponse>) -> String
+where
+    E: std::error::Error + 'static,
+{
+    DisplayErrorContext(err).to_string()
+}

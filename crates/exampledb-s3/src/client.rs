@@ -1,0 +1,282 @@
+//! The S3 requests the database makes, each one SDK call: conditional put, list, get,
+//! head, delete, copy. The client is made on first use (the AWS chain is read then).
+
+use std::time::Duration;
+
+use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::Client;
+use bytes::Bytes;
+use exampledb_aws::{AwsSettings, RequestCounter};
+use exampledb_core::{Error, Operation, Result};
+use tokio::sync::OnceCell;
+
+use crate::error::{s3_error, Failure};
+
+/// Attempts at a conditional put that the server answers with 409 (a concurrent
+/// conditional write to the same name).
+const CONFLICT_ATTEMPTS: usize = 5;
+
+/// How the client is made.
+#[derive(Debug)]
+pub(crate) enum Source {
+    /// From these settings (the AWS chain, or explicit ones).
+    Settings(AwsSettings),
+    /// The user's own client.
+    Given(Client),
+}
+
+/// One bucket's client, made on first use.
+#[derive(Debug)]
+pub(crate) struct Store {
+    pub(crate) bucket: String,
+    pub(crate) location: String,
+    source: Source,
+    path_style: Option<bool>,
+    client: OnceCell<Client>,
+    pub(crate) counter: RequestCounter,
+    pub(crate) max_value_size: u64,
+}
+
+impl Store {
+    pub(crate) fn new(
+        bucket: String,
+        location: String,
+        source: Source,
+        path_style: Option<bool>,
+        max_value_size: u64,
+    ) -> Self {
+        Store {
+            bucket,
+            location,
+            source,
+            path_style,
+            client: OnceCell::new(),
+            counter: RequestCounter::default(),
+            max_value_size,
+        }
+    }
+
+    /// The client, made now if it was not yet. Without a region (none set, none in the
+    /// AWS chain) there is nothing to send requests to: a configuration error.
+    pub(crate) async fn client(&self) -> Result<&Client> {
+        self.client
+            .get_or_try_init(|| async {
+                let base = match &self.source {
+                    Source::Given(client) => client.config().to_builder(),
+                    Source::Settings(settings) => {
+                        let sdk = settings.load().await;
+                        if sdk.region().is_none() {
+                            return Err(exampledb_core::config::invalid(
+                                crate::BACKEND,
+                                "no region: set AWS_REGION (or a profile's region), or the region option",
+                            ));
+                        }
+                        let path_style = self
+                            .path_style
+                            .unwrap_or(settings.endpoint_value().is_some() || sdk.endpoint_url().is_some());
+                        aws_sdk_s3::config::Builder::from(&sdk).force_path_style(path_style)
+                    }
+                };
+                let mut builder = base
+                    .interceptor(self.counter.clone())
+                    // Only what a request needs: S3-compatible servers differ in the
+                    // optional checksums they understand.
+                    .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+                    .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+                if let (Source::Given(_), Some(path_style)) = (&self.source, self.path_style) {
+                    builder = builder.force_path_style(path_style);
+                }
+                Ok(Client::from_conf(builder.build()))
+            })
+            .await
+    }
+
+    fn error(&self, operation: Operation, failure: Failure) -> Error {
+        s3_error(operation, &self.location, failure)
+    }
+
+    /// Writes `body` at `name` unless an object is there (`If-None-Match: *`). `Ok(true)`
+    /// when this call created it; 412 (already there) is `Ok(false)`. On servers that
+    /// ignore the condition the object is simply written (names are content hashes, so
+    /// the content is the same) and `Ok(true)` is returned.
+    pub(crate) async fn put_if_absent(
+        &self,
+        operation: Operation,
+        name: &str,
+        body: &[u8],
+    ) -> Result<bool> {
+        let client = self.client().await?;
+        let body = Bytes::copy_from_slice(body);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let sent = client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(name)
+                .if_none_match("*")
+                .body(ByteStream::from(body.clone()))
+                .send()
+                .await;
+            match sent {
+                Ok(_) => return Ok(true),
+                Err(e) => match Failure::of(e) {
+                    f if f.status() == Some(412) => return Ok(false),
+                    // A conditional write racing another to the same name.
+                    f if f.status() == Some(409) && attempt < CONFLICT_ATTEMPTS => {
+                        tokio::time::sleep(Duration::from_millis(20 * attempt as u64)).await;
+                    }
+                    f => return Err(self.error(operation, f)),
+                },
+            }
+        }
+    }
+
+    /// Every object name starting with `prefix`, across every page.
+    pub(crate) async fn list(&self, operation: Operation, prefix: &str) -> Result<Vec<String>> {
+        let client = self.client().await?;
+        let mut names = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| self.error(operation, Failure::of(e)))?;
+            names.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_owned)),
+            );
+            match page.next_continuation_token() {
+                Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_owned()),
+                _ => return Ok(names),
+            }
+        }
+    }
+
+    /// The object `name`, or `None` when it is not there (deleted since it was listed). An
+    /// object larger than the largest value is skipped with a warning, also `None`.
+    pub(crate) async fn get(&self, operation: Operation, name: &str) -> Result<Option<Bytes>> {
+        let client = self.client().await?;
+        let answer = client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(name)
+            .send()
+            .await;
+        let output = match answer {
+            Ok(output) => output,
+            Err(e) => {
+                let failure = Failure::of(e);
+                if failure.status() == Some(404) {
+                    return Ok(None);
+                }
+                return Err(self.error(operation, failure));
+            }
+        };
+        if output
+            .content_length()
+            .is_some_and(|n| u64::try_from(n).unwrap_or(0) > self.max_value_size)
+        {
+            tracing::warn!(object = name, bucket = %self.bucket, "skipping an object larger than max_value_size");
+            return Ok(None);
+        }
+        let body = output
+            .body
+            .collect()
+            .await
+            .map_err(|e| self.error(operation, Failure::body(e)))?;
+        Ok(Some(body.into_bytes()))
+    }
+
+    /// Whether the object `name` is there.
+    pub(crate) async fn exists(&self, operation: Operation, name: &str) -> Result<bool> {
+        let client = self.client().await?;
+        match client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(name)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let failure = Failure::of(e);
+                if failure.status() == Some(404) {
+                    Ok(false)
+                } else {
+                    Err(self.error(operation, failure))
+                }
+            }
+        }
+    }
+
+    /// Removes the object `name` (S3 answers the same whether it was there or not).
+    pub(crate) async fn delete(&self, operation: Operation, name: &str) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(name)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| self.error(operation, Failure::of(e)))
+    }
+
+    /// Copies `src` to `dest` on the server. `Ok(false)` when `src` is not there.
+    pub(crate) async fn copy(&self, operation: Operation, src: &str, dest: &str) -> Result<bool> {
+        let client = self.client().await?;
+        let sent = client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(dest)
+            .copy_source(copy_source(&self.bucket, src))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let failure = Failure::of(e);
+                if failure.status() == Some(404) && failure.code() != Some("NoSuchBucket") {
+                    Ok(false)
+                } else {
+                    Err(self.error(operation, failure))
+                }
+            }
+        }
+    }
+}
+
+/// `bucket/key` for `x-amz-copy-source`, the key percent-encoded (but for `/`).
+fn copy_source(bucket: &str, key: &str) -> String {
+    let mut out = String::with_capacity(bucket.len() + 1 + key.len());
+    out.push_str(bucket);
+    out.push('/');
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_sources_are_encoded() {
+        assert_eq!(
+            copy_source("b", "ci db/04e6b3400353b141/a+b"),
+            "b/ci%20db/04e6b3400353b141/a%2Bb"
+        );
+    }
+}

@@ -1,0 +1,263 @@
+//! [`subscribe`](exampledb_core::ExampleDatabase::subscribe) for S3: this process's own
+//! changes are reported by the calls that make them; everyone else's are found by listing
+//! the prefix every poll interval, only while someone listens, and comparing with the
+//! previous listing.
+//!
+//! Cost per poll: one ListObjectsV2 per 1,000 objects under the prefix, plus one GetObject
+//! for each value object that appeared (its content is the event's value) and for each
+//! new meta-keys entry (to name its key). A value deleted by another process is reported
+//! with its content when the listener had read it (a bounded cache), else with `None`.
+//! A change undone within one interval (saved and deleted again) is not seen, and changes
+//! made before the first listing completes are part of the baseline, not events.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
+use exampledb_core::backend::{ChangeSink, ListenerGuard};
+use exampledb_core::layout::Entry;
+use exampledb_core::{ChangeEvent, Error, ErrorKind, Operation, Result};
+
+use crate::database::Inner;
+use crate::BACKEND;
+
+/// Bounds of the cache of value contents the listener knows.
+const CONTENT_CACHE_ENTRIES: usize = 4096;
+const CONTENT_CACHE_BYTES: usize = 32 << 20;
+
+/// What the listener knows about the prefix.
+#[derive(Debug, Default)]
+pub(crate) struct Watch {
+    state: Mutex<State>,
+    /// Numbers this process's own changes, so a poll that started before one does not
+    /// take it for another process's.
+    seq: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    baseline_taken: bool,
+    /// Value objects present, by name.
+    known: HashSet<String>,
+    /// Object names this process changed, with the sequence number of the last change.
+    touched: HashMap<String, u64>,
+    /// Key directory name -> key, from the meta-keys entries.
+    hash_to_key: HashMap<String, Bytes>,
+    contents: ContentCache,
+}
+
+#[derive(Debug, Default)]
+struct ContentCache {
+    by_name: HashMap<String, Bytes>,
+    order: VecDeque<String>,
+    bytes: usize,
+}
+
+impl ContentCache {
+    fn insert(&mut self, name: &str, value: &Bytes) {
+        if value.len() > CONTENT_CACHE_BYTES / 8 || self.by_name.contains_key(name) {
+            return;
+        }
+        self.by_name.insert(name.to_owned(), value.clone());
+        self.order.push_back(name.to_owned());
+        self.bytes += value.len();
+        while self.order.len() > CONTENT_CACHE_ENTRIES || self.bytes > CONTENT_CACHE_BYTES {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(v) = self.by_name.remove(&old) {
+                self.bytes -= v.len();
+            }
+        }
+    }
+}
+
+fn lock(m: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Watch {
+    /// This process is about to change the object `name`.
+    pub(crate) fn touch(&self, name: &str) {
+        let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
+        lock(&self.state).touched.insert(name.to_owned(), seq);
+    }
+
+    /// This process created the value object `name` holding `value`.
+    pub(crate) fn appeared(&self, name: &str, value: &Bytes) {
+        let mut state = lock(&self.state);
+        state.known.insert(name.to_owned());
+        state.contents.insert(name, value);
+    }
+
+    /// This process removed the value object `name`.
+    pub(crate) fn went(&self, name: &str) {
+        lock(&self.state).known.remove(name);
+    }
+
+    fn reset(&self) {
+        *lock(&self.state) = State::default();
+    }
+}
+
+/// Stops the polling task when the last subscriber goes.
+struct Guard(tokio::task::AbortHandle);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Starts polling; the guard stops it.
+pub(crate) fn start(inner: Arc<Inner>, sink: ChangeSink) -> Result<ListenerGuard> {
+    let runtime = tokio::runtime::Handle::try_current().map_err(|e| Error::Backend {
+        backend: BACKEND,
+        operation: Operation::Subscribe,
+        location: inner.store.location.clone(),
+        kind: ErrorKind::NotSupported,
+        temporary: false,
+        source: format!("subscribe() polls from a Tokio task and needs a Tokio runtime: {e}")
+            .into(),
+    })?;
+    inner.watch.reset();
+    let task = runtime.spawn(poll_loop(inner, sink));
+    Ok(Box::new(Guard(task.abort_handle())))
+}
+
+async fn poll_loop(inner: Arc<Inner>, sink: ChangeSink) {
+    let mut failing = false;
+    loop {
+        match poll_once(&inner, &sink).await {
+            Ok(()) => {
+                if failing {
+                    tracing::info!(location = %inner.store.location, "listing the prefix works again");
+                }
+                failing = false;
+            }
+            Err(e) => {
+                if !failing {
+                    tracing::warn!(location = %inner.store.location, error = %e, "cannot list the prefix for change events; retrying every poll interval");
+                }
+                failing = true;
+            }
+        }
+        tokio::time::sleep(inner.poll_interval).await;
+        if !sink.is_listening() {
+            return;
+        }
+    }
+}
+
+async fn poll_once(inner: &Inner, sink: &ChangeSink) -> Result<()> {
+    let started = inner.watch.seq.load(Ordering::SeqCst);
+    let names = inner
+        .store
+        .list(Operation::Subscribe, &inner.prefix)
+        .await?;
+    let mut values: HashSet<String> = HashSet::new();
+    let mut entries: Vec<(String, String)> = Vec::new();
+    for name in names {
+        match inner.classify(&name) {
+            Entry::Value { .. } => {
+                values.insert(name);
+            }
+            Entry::MetaKey { key_dir } => entries.push((key_dir.to_owned(), name.clone())),
+            Entry::Other => {}
+        }
+    }
+    // Name the keys of new meta-keys entries.
+    let unknown: Vec<(String, String)> = {
+        let state = lock(&inner.watch.state);
+        entries
+            .into_iter()
+            .filter(|(dir, _)| !state.hash_to_key.contains_key(dir))
+            .collect()
+    };
+    for (dir, name) in unknown {
+        if let Some(key) = inner.store.get(Operation::Subscribe, &name).await? {
+            lock(&inner.watch.state).hash_to_key.insert(dir, key);
+        }
+    }
+    let (gone, new) = {
+        let mut state = lock(&inner.watch.state);
+        let changed_since =
+            |state: &State, name: &str| state.touched.get(name).is_some_and(|&seq| seq > started);
+        if !state.baseline_taken {
+            // What this process changed while the listing ran, it knows better.
+            let mut known = values;
+            let raced: Vec<(String, bool)> = state
+                .touched
+                .iter()
+                .filter(|(_, &seq)| seq > started)
+                .map(|(name, _)| (name.clone(), state.known.contains(name)))
+                .collect();
+            for (name, present) in raced {
+                if present {
+                    known.insert(name);
+                } else {
+                    known.remove(&name);
+                }
+            }
+            state.baseline_taken = true;
+            state.known = known;
+            state.touched.retain(|_, seq| *seq > started);
+            return Ok(());
+        }
+        let gone: Vec<String> = state
+            .known
+            .iter()
+            .filter(|n| !values.contains(*n) && !changed_since(&state, n))
+            .cloned()
+            .collect();
+        let new: Vec<String> = values
+            .iter()
+            .filter(|n| !state.known.contains(*n) && !changed_since(&state, n))
+            .cloned()
+            .collect();
+        (gone, new)
+    };
+    // Deletes first: a move by another process is reported as a delete then a save.
+    for name in gone {
+        let event = {
+            let mut state = lock(&inner.watch.state);
+            state.known.remove(&name);
+            key_of(inner, &state, &name).map(|key| ChangeEvent::Deleted {
+                key,
+                value: state.contents.by_name.get(&name).cloned(),
+            })
+        };
+        if let Some(event) = event {
+            sink.emit(event);
+        }
+    }
+    for name in new {
+        let key = key_of(inner, &lock(&inner.watch.state), &name);
+        // A value whose key has no meta-keys entry yet is looked at again next time.
+        let Some(key) = key else { continue };
+        let Some(value) = inner.store.get(Operation::Subscribe, &name).await? else {
+            continue; // removed again before it could be read
+        };
+        {
+            let mut state = lock(&inner.watch.state);
+            if state.touched.get(&name).is_some_and(|&seq| seq > started) {
+                continue;
+            }
+            state.known.insert(name.clone());
+            state.contents.insert(&name, &value);
+        }
+        sink.emit(ChangeEvent::Saved { key, value });
+    }
+    lock(&inner.watch.state)
+        .touched
+        .retain(|_, seq| *seq > started);
+    Ok(())
+}
+
+fn key_of(inner: &Inner, state: &State, name: &str) -> Option<Bytes> {
+    match inner.classify(name) {
+        Entry::Value { key_dir, .. } => state.hash_to_key.get(key_dir).cloned(),
+        _ => None,
+    }
+}
