@@ -3,7 +3,9 @@
 use std::process::{Command, Stdio};
 
 use exampledb_testkit::python::Python;
-use exampledb_testkit::services::{RedisCluster, RedisServer, REDIS_CLUSTER_ENV, REDIS_URL_ENV};
+use exampledb_testkit::services::{
+    MotoServer, RedisCluster, RedisServer, REDIS_CLUSTER_ENV, REDIS_URL_ENV, S3_ENDPOINT_ENV,
+};
 use exampledb_testkit::REQUIRE_SERVICES_ENV;
 
 use crate::{cargo, run};
@@ -12,6 +14,7 @@ use crate::{cargo, run};
 const COMPOSE_REDIS_URL: &str = "redis://127.0.0.1:16379";
 const COMPOSE_CLUSTER_URLS: &str =
     "redis://127.0.0.1:17001,redis://127.0.0.1:17002,redis://127.0.0.1:17003";
+const COMPOSE_S3_ENDPOINT: &str = "http://127.0.0.1:15000";
 
 /// What is running for the tests; stopping it is dropping it.
 enum Services {
@@ -19,6 +22,7 @@ enum Services {
     Native {
         _redis: RedisServer,
         _cluster: RedisCluster,
+        _moto: MotoServer,
     },
 }
 
@@ -56,7 +60,7 @@ fn docker_engine_available() -> bool {
 /// Environment variables that tell the tests where the services are.
 type ServiceEnv = Vec<(&'static str, String)>;
 
-fn start() -> Result<(Services, ServiceEnv), String> {
+fn start(python: &Python) -> Result<(Services, ServiceEnv), String> {
     if docker_engine_available() {
         eprintln!("xtask: Docker engine found; starting services with docker compose");
         run(compose().args([
@@ -67,6 +71,7 @@ fn start() -> Result<(Services, ServiceEnv), String> {
             "redis-cluster-1",
             "redis-cluster-2",
             "redis-cluster-3",
+            "moto",
         ]))?;
         run(compose().args(["run", "--rm", "redis-cluster-init"]))?;
         return Ok((
@@ -74,21 +79,30 @@ fn start() -> Result<(Services, ServiceEnv), String> {
             vec![
                 (REDIS_URL_ENV, COMPOSE_REDIS_URL.to_owned()),
                 (REDIS_CLUSTER_ENV, COMPOSE_CLUSTER_URLS.to_owned()),
+                (S3_ENDPOINT_ENV, COMPOSE_S3_ENDPOINT.to_owned()),
             ],
         ));
     }
-    eprintln!("xtask: no Docker engine; starting redis-server processes on loopback ports");
+    eprintln!(
+        "xtask: no Docker engine; starting redis-server and moto_server processes on loopback ports"
+    );
     let redis = RedisServer::start(&["--appendonly", "no"])?;
     let cluster = RedisCluster::start()?;
+    let moto = MotoServer::start(python)?;
     let env = vec![
         (REDIS_URL_ENV, redis.url()),
         (REDIS_CLUSTER_ENV, cluster.urls().join(",")),
+        (S3_ENDPOINT_ENV, moto.endpoint()),
     ];
-    eprintln!("xtask: Redis at {}, cluster at {}", env[0].1, env[1].1);
+    eprintln!(
+        "xtask: Redis at {}, cluster at {}, S3 (moto) at {}",
+        env[0].1, env[1].1, env[2].1
+    );
     Ok((
         Services::Native {
             _redis: redis,
             _cluster: cluster,
+            _moto: moto,
         },
         env,
     ))
@@ -115,7 +129,7 @@ pub(crate) fn integration_test(extra: &[String]) -> Result<(), String> {
         "--tests",
         "--quiet",
     ]))?;
-    let (services, env) = start()?;
+    let (services, env) = start(&python)?;
     let mut tests = cargo();
     if has_nextest() {
         tests.args([

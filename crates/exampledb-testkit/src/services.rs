@@ -265,3 +265,118 @@ impl RedisCluster {
         self.nodes.iter().map(RedisServer::url).collect()
     }
 }
+
+/// URL of an S3 (and DynamoDB) server for tests: moto's, `http://127.0.0.1:PORT`.
+pub const S3_ENDPOINT_ENV: &str = "EXAMPLEDB_S3_ENDPOINT";
+
+/// The test S3 server's endpoint, or `None` after reporting it missing (see
+/// [`skip_or_fail`]).
+pub fn s3_endpoint(test: &str) -> Option<String> {
+    match std::env::var(S3_ENDPOINT_ENV) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            skip_or_fail(
+                test,
+                &format!("no S3 server ({S3_ENDPOINT_ENV} is not set)"),
+            );
+            None
+        }
+    }
+}
+
+/// moto's server (`moto_server`, from the project's Python venv: S3, DynamoDB and
+/// DynamoDB Streams in one process, in memory) on a free loopback port; killed when
+/// dropped.
+#[derive(Debug)]
+pub struct MotoServer {
+    port: u16,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl MotoServer {
+    /// Starts `moto_server -H 127.0.0.1 -p PORT` from `python`'s venv and waits until it
+    /// answers HTTP.
+    pub fn start(python: &crate::python::Python) -> Result<Self, String> {
+        let exe = python
+            .exe()
+            .parent()
+            .map(|bin| bin.join("moto_server"))
+            .ok_or("the venv has no bin directory")?;
+        let mut last = String::new();
+        for _ in 0..5 {
+            let port = free_port().map_err(|e| format!("no free port: {e}"))?;
+            let log = std::env::temp_dir().join(format!(
+                "exampledb-moto-{}-{port}.log",
+                std::process::id()
+            ));
+            let log_file =
+                std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+            let child = Command::new(&exe)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(
+                    log_file
+                        .try_clone()
+                        .map_err(|e| format!("{}: {e}", log.display()))?,
+                )
+                .spawn()
+                .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+            let mut server = Self {
+                port,
+                child: Some(child),
+                log,
+            };
+            match wait_for_http(port, Duration::from_secs(30)) {
+                Ok(()) => return Ok(server),
+                Err(e) => {
+                    let tail = std::fs::read_to_string(&server.log).unwrap_or_default();
+                    last = format!("{e}; log: {}", tail.lines().last().unwrap_or(""));
+                    server.kill();
+                }
+            }
+        }
+        Err(format!("moto_server did not start: {last}"))
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// Waits until something on `port` answers an HTTP request with a status line.
+fn wait_for_http(port: u16, limit: Duration) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            let request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+            let mut buf = [0u8; 16];
+            if s.write_all(request).is_ok() && s.read(&mut buf).is_ok_and(|n| n >= 5) && buf.starts_with(b"HTTP/")
+            {
+                return Ok(());
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(format!("no HTTP answer on 127.0.0.1:{port}"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
