@@ -148,15 +148,26 @@ impl ChangeHub {
     {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut state = lock(&self.shared.state);
-        if state.subscribers.is_empty() {
-            state.listener = start(self.sink())?;
-        }
         let id = state.next_id;
         state.next_id += 1;
         state.subscribers.push((id, tx));
+        // Counted before the listener starts: a listener thread that checks
+        // `is_listening` at once must not take itself for abandoned and stop.
         self.shared
             .subscriber_count
             .store(state.subscribers.len(), Ordering::Release);
+        if state.subscribers.len() == 1 {
+            match start(self.sink()) {
+                Ok(listener) => state.listener = listener,
+                Err(e) => {
+                    state.subscribers.pop();
+                    self.shared
+                        .subscriber_count
+                        .store(state.subscribers.len(), Ordering::Release);
+                    return Err(e);
+                }
+            }
+        }
         drop(state);
         Ok(Box::pin(Subscription {
             rx,
@@ -292,6 +303,22 @@ mod tests {
         });
         assert!(r.is_err());
         assert!(!hub.is_listening());
+    }
+
+    #[test]
+    fn a_starting_listener_already_counts_as_listened_to() {
+        // A listener thread may check `is_listening` before `subscribe` returns; it must
+        // not take itself for abandoned (a watcher once stopped at its first event so).
+        let hub = ChangeHub::new();
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&seen);
+        let _stream = hub
+            .subscribe(move |sink| {
+                flag.store(sink.is_listening(), std::sync::atomic::Ordering::SeqCst);
+                Ok(None)
+            })
+            .unwrap();
+        assert!(seen.load(std::sync::atomic::Ordering::SeqCst));
     }
 
     #[test]
