@@ -6,19 +6,22 @@
 //! `RedisExampleDatabase` and `redis-benchmark` as the floor), `github` (the artifact
 //! backend on the cached 10,000-entry zip that `anchor_python_artifact.py` builds and times
 //! Python's `GitHubArtifactDatabase` on, with the zip crate alone as the floor). No suite
-//! named: all of them.
+//! named: all of those. `s3` runs only when named (about 3.5 minutes, and the first run
+//! installs `s3s-fs`, which builds for several minutes): the S3 backend beside the boto3
+//! database of `anchor_python_s3.py` on two servers, moto and `s3s-fs`; see [`s3_suite`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use exampledb_testkit::python::{target_dir, workspace_root, Python};
+use exampledb_testkit::services::{MotoServer, S3sFsServer};
 use serde_json::{json, Value};
 
 use crate::{cargo, run};
 
 const ROUNDS: usize = 3;
-const METRICS: [&str; 15] = [
+const METRICS: &[&str] = &[
     "open_ms",
     "save_ops_s",
     "fetch_keys_s",
@@ -29,11 +32,21 @@ const METRICS: [&str; 15] = [
     "round_trips_per_fetch",
     "round_trips_per_move",
     "round_trips_per_delete",
-    "save_32_in_flight_ops_s",
     "sadd_ops_s",
     "sadd_pipelined_32_ops_s",
     "script_ops_s",
     "script_pipelined_32_ops_s",
+    "requests_per_save",
+    "requests_per_fetch",
+    "requests_per_move",
+    "requests_per_delete",
+    "save_32_in_flight_ops_s",
+    "requests_per_save_32_in_flight",
+    "cpu_ms_per_save",
+    "cpu_ms_per_fetch",
+    "cpu_ms_per_move",
+    "cpu_ms_per_delete",
+    "cpu_ms_per_save_32_in_flight",
 ];
 
 /// A backend of a suite: its label and how to start one run in a fresh data directory.
@@ -48,14 +61,16 @@ fn anchor_dir() -> PathBuf {
 }
 
 pub(crate) fn bench(args: &[String]) -> Result<(), String> {
-    let all = ["disk", "tmpfs", "memory", "redis", "github"];
+    let default = ["disk", "tmpfs", "memory", "redis", "github"];
     let suites: Vec<&str> = if args.is_empty() {
-        all.to_vec()
+        default.to_vec()
     } else {
         args.iter().map(String::as_str).collect()
     };
-    if let Some(bad) = suites.iter().find(|s| !all.contains(s)) {
-        return Err(format!("unknown bench suite {bad:?}; known: {all:?}"));
+    if let Some(bad) = suites.iter().find(|s| !default.contains(s) && **s != "s3") {
+        return Err(format!(
+            "unknown bench suite {bad:?}; known: {default:?} (the default) and \"s3\" (only when named)"
+        ));
     }
     run(cargo().args(["build", "--release", "--quiet", "-p", "exampledb-bench"]))?;
     let bin = target_dir().join("release/exampledb-bench");
@@ -88,6 +103,7 @@ pub(crate) fn bench(args: &[String]) -> Result<(), String> {
             }
             "redis" => redis_suite(&bin, py.clone())?,
             "github" => github_suite(&bin, python.as_ref())?,
+            "s3" => s3_suite(&bin, python.as_ref())?,
             _ => memory_suite(&bin, py.clone())?,
         }
     }
@@ -337,6 +353,294 @@ fn github_suite(bin: &Path, python: Option<&Python>) -> Result<(), String> {
     Ok(())
 }
 
+/// The version of `s3s-fs` the `s3` suite installs: the newest that builds with the
+/// workspace's Rust.
+const S3S_FS_VERSION: &str = "0.14.1";
+/// Keys of the workload (of 100) each server's runs use, peer and exampledb alike. The
+/// peer reads values one GetObject at a time: on moto (~300 requests/s here) a key costs
+/// it ~4.5 s per run, on `s3s-fs` (30-45 ms per GetObject) ~40 s.
+const S3_SERVERS: [(&str, usize); 2] = [("moto", 3), ("s3s-fs", 1)];
+/// The credentials both clients sign with (moto takes any; `s3s-fs` checks these).
+const S3_ACCESS_KEY: &str = "exampledb-bench";
+const S3_SECRET_KEY: &str = "exampledb-bench-secret";
+
+/// `s3s-fs` under the target directory, installed there first when missing (a fresh
+/// machine: `cargo install --locked`, minutes, once).
+fn s3s_fs() -> Result<PathBuf, String> {
+    let root = target_dir().join("s3s-fs");
+    let bin = root.join("bin").join("s3s-fs");
+    let installed = Command::new(&bin)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(S3S_FS_VERSION));
+    if !installed {
+        eprintln!(
+            "xtask: s3s-fs {S3S_FS_VERSION} is not under {}: installing it with cargo install (it builds for several minutes, once)",
+            root.display()
+        );
+        run(cargo()
+            .args(["install", "--locked", "--force", "--root"])
+            .arg(&root)
+            .args([
+                "s3s-fs",
+                "--version",
+                S3S_FS_VERSION,
+                "--features",
+                "binary",
+            ])
+            .arg("--target-dir")
+            .arg(target_dir().join("s3s-fs-build")))?;
+    }
+    Ok(bin)
+}
+
+/// The `s3` suite's backends: the peer (`anchor_python_s3.py`: boto3, one request at a
+/// time), exampledb-s3, and aws-sdk-s3 alone sending the same requests (the floor).
+const S3_PEER: &str = "python-boto3-s3";
+const S3_OURS: &str = "exampledb-s3";
+const S3_FLOOR: &str = "floor-aws-sdk";
+
+/// The `s3` suite: on each server of [`S3_SERVERS`], started fresh for the suite,
+/// [`ROUNDS`] interleaved rounds of [`S3_PEER`], [`S3_OURS`] and [`S3_FLOOR`], each run
+/// in a bucket of its own made just before it, on the same first keys of the workload;
+/// then the medians and the ratios against the targets of issue 12.
+fn s3_suite(bin: &Path, python: Option<&Python>) -> Result<(), String> {
+    let anchor = anchor_dir().join("anchor_python_s3.py");
+    let Some(python) = python.filter(|_| anchor.exists()) else {
+        return Err(format!(
+            "the s3 suite needs Python and {}",
+            anchor.display()
+        ));
+    };
+    let s3s_bin = s3s_fs()?;
+    // s3s-fs keeps objects as files: on tmpfs where there is one, so that no disk (and no
+    // other process's writeback) enters the figures; real S3 has no local disk either.
+    let shm = Path::new("/dev/shm");
+    let data = if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        target_dir().join("bench-data")
+    };
+    for (server, keys) in S3_SERVERS {
+        let root = data.join(format!("exampledb-bench-s3s-fs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let result = match server {
+            "moto" => {
+                let moto = MotoServer::start(python)?;
+                s3_server_rounds(server, &moto.endpoint(), keys, bin, python, &anchor)
+            }
+            _ => {
+                let s3s = S3sFsServer::start(&s3s_bin, &root, S3_ACCESS_KEY, S3_SECRET_KEY)?;
+                s3_server_rounds(server, &s3s.endpoint(), keys, bin, python, &anchor)
+            }
+        };
+        let _ = std::fs::remove_dir_all(&root);
+        print_s3(server, keys, &result?);
+    }
+    Ok(())
+}
+
+fn s3_server_rounds(
+    server: &str,
+    endpoint: &str,
+    keys: usize,
+    bin: &Path,
+    python: &Python,
+    anchor: &Path,
+) -> Result<Medians, String> {
+    let label = format!("s3-{server}");
+    eprintln!(
+        "xtask: s3 suite on {server} at {endpoint}: {keys} of the workload's 100 keys per run, {ROUNDS} rounds"
+    );
+    let with_credentials = |mut c: Command| {
+        c.env("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY);
+        c
+    };
+    let keys_arg = keys.to_string();
+    let mut samples: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+    for round in 0..ROUNDS {
+        for (name, sub) in [(S3_PEER, "peer"), (S3_OURS, "s3"), (S3_FLOOR, "s3-floor")] {
+            let bucket = format!("exampledb-bench-{}-{sub}-{round}", std::process::id());
+            json_line_unsynced(&mut with_credentials(bench_cmd(
+                bin,
+                &["s3-bucket", endpoint, &bucket],
+                None,
+            )))?;
+            let args = [endpoint, bucket.as_str(), "bench/", keys_arg.as_str()];
+            let cmd = if sub == "peer" {
+                let mut c = Command::new(python.exe());
+                c.arg(anchor).args(args);
+                c
+            } else {
+                let mut c = Command::new(bin);
+                c.arg(sub).args(args);
+                c
+            };
+            let started = std::time::Instant::now();
+            let mut line = json_line_unsynced(&mut with_credentials(cmd))?;
+            eprintln!(
+                "{label} round {round} ({:.1} s): {line}",
+                started.elapsed().as_secs_f64()
+            );
+            flatten_cpu(&mut line);
+            samples.entry(name).or_default().push(line);
+        }
+    }
+    Ok(medians(&label, &samples))
+}
+
+/// `client_cpu_ms_per_op: {"save": x, ...}` as flat `cpu_ms_per_save: x`, ... (medians
+/// are taken of flat figures).
+fn flatten_cpu(line: &mut Value) {
+    let cpu = line
+        .get("client_cpu_ms_per_op")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    if let Some(obj) = line.as_object_mut() {
+        for (phase, ms) in cpu {
+            obj.insert(format!("cpu_ms_per_{phase}"), ms);
+        }
+    }
+}
+
+/// The `s3` figures of one server against the targets: rates and CPU per operation
+/// beside the peer's and the floor's, requests per operation beside the crate's
+/// documented budget, and the request rate the server sustained.
+fn print_s3(server: &str, keys: usize, m: &Medians) {
+    // Values per key in the workload (shared/bench/WORKLOAD.md).
+    const V: f64 = 100.0;
+    let get = |backend: &str, metric: &str| m.get(backend)?.get(metric).copied();
+    let num = |v: Option<f64>| match v {
+        Some(v) if v >= 100.0 => format!("{v:.0}"),
+        Some(v) => format!("{v:.3}"),
+        None => "-".to_string(),
+    };
+    let plural = if keys == 1 { "key" } else { "keys" };
+    println!(
+        "\ns3 on {server}: the workload's first {keys} {plural} (of 100), medians of {ROUNDS} interleaved rounds, this run"
+    );
+    println!(
+        "{:<28} {:>10} {:>10} {:>10} {:>9} {:>8} {:>4} {:>10} {:>10}",
+        "figure",
+        "exampledb",
+        "peer",
+        "SDK floor",
+        "ours/peer",
+        "target",
+        "met",
+        "ours/floor",
+        "floor/peer"
+    );
+    let row = |label: &str, metric: &str, target: Option<(bool, f64)>| {
+        let r = ratio(m, (S3_OURS, metric), (S3_PEER, metric));
+        let (target_text, ok) = match target {
+            // (true, x): at least x; (false, x): at most x.
+            Some((true, x)) => (format!(">= {x}"), r.map(|r| r >= x)),
+            Some((false, x)) => (format!("<= {x}"), r.map(|r| r <= x)),
+            None => ("-".to_string(), None),
+        };
+        let two = |r: Option<f64>| r.map_or("-".to_string(), |r| format!("{r:.2}"));
+        println!(
+            "{label:<28} {:>10} {:>10} {:>10} {:>9} {target_text:>8} {:>4} {:>10} {:>10}",
+            num(get(S3_OURS, metric)),
+            num(get(S3_PEER, metric)),
+            num(get(S3_FLOOR, metric)),
+            two(r),
+            match ok {
+                Some(true) => "yes",
+                Some(false) => "NO",
+                None => "",
+            },
+            two(ratio(m, (S3_OURS, metric), (S3_FLOOR, metric))),
+            two(ratio(m, (S3_FLOOR, metric), (S3_PEER, metric))),
+        );
+    };
+    row("save ops/s", "save_ops_s", Some((true, 1.5)));
+    row("fetch keys/s", "fetch_keys_s", Some((true, 4.0)));
+    row("move ops/s", "move_ops_s", None);
+    row("delete ops/s", "delete_ops_s", Some((true, 1.5)));
+    for phase in ["save", "fetch", "move", "delete"] {
+        row(
+            &format!("client CPU ms per {phase}"),
+            &format!("cpu_ms_per_{phase}"),
+            Some((false, 0.1)),
+        );
+    }
+    let budgets = [
+        (
+            "save",
+            1.0 + 1.0 / V,
+            "PutObject + the key's meta-keys entry once: 1 + 1/100 values",
+        ),
+        ("fetch", 1.0 + V, "ListObjectsV2 + a GetObject per value"),
+        (
+            "move",
+            2.0 + 2.0 / V,
+            "CopyObject + DeleteObject + dest's meta-keys entry once: 2 + 1/50",
+        ),
+        ("delete", 1.0, "DeleteObject"),
+        ("save_32_in_flight", 1.0 + 1.0 / V, "as save"),
+    ];
+    println!(
+        "{:<28} {:>10} {:>10} {:>10} {:>9}  budget (exampledb-s3's docs)",
+        "requests per operation", "exampledb", "peer", "SDK floor", "budget"
+    );
+    for (phase, budget, why) in budgets {
+        let metric = format!("requests_per_{phase}");
+        let ours = get(S3_OURS, &metric);
+        let verdict = match ours.map(|o| o <= budget + 1e-9) {
+            Some(true) => "within",
+            Some(false) => "OVER",
+            None => "-",
+        };
+        println!(
+            "{:<28} {:>10} {:>10} {:>10} {budget:>9.2}  {verdict}: {why}",
+            format!("  {phase}"),
+            num(ours),
+            num(get(S3_PEER, &metric)),
+            num(get(S3_FLOOR, &metric)),
+        );
+    }
+    println!(
+        "{:<28} {:>10} {:>10} {:>10} {:>9}  (/ the peer's sequential save; CPU {} ms per save)",
+        "save, 32 in flight, ops/s",
+        num(get(S3_OURS, "save_32_in_flight_ops_s")),
+        num(get(S3_PEER, "save_ops_s")),
+        "",
+        ratio(
+            m,
+            (S3_OURS, "save_32_in_flight_ops_s"),
+            (S3_PEER, "save_ops_s")
+        )
+        .map_or("-".to_string(), |r| format!("{r:.2}")),
+        num(get(S3_OURS, "cpu_ms_per_save_32_in_flight")),
+    );
+    // What the server sustained (rate x requests per operation): a bound for every client.
+    println!("server requests/s per phase (exampledb / peer / SDK floor):");
+    for phase in ["save", "fetch", "move", "delete"] {
+        let rate = if phase == "fetch" {
+            "fetch_keys_s".to_string()
+        } else {
+            format!("{phase}_ops_s")
+        };
+        let rps = |b: &str| {
+            let per = get(b, &format!("requests_per_{phase}"));
+            get(b, &rate)
+                .zip(per)
+                .map_or("-".to_string(), |(r, per)| format!("{:.0}", r * per))
+        };
+        println!(
+            "  {phase:<8} {:>6} / {:>6} / {:>6}",
+            rps(S3_OURS),
+            rps(S3_PEER),
+            rps(S3_FLOOR)
+        );
+    }
+    println!();
+}
+
 /// `a`'s median of a metric over `b`'s, each given as (backend, metric).
 fn ratio(medians: &Medians, a: (&str, &str), b: (&str, &str)) -> Option<f64> {
     let get = |(backend, metric): (&str, &str)| medians.get(backend)?.get(metric).copied();
@@ -392,7 +696,7 @@ fn medians(suite: &str, samples: &BTreeMap<&str, Vec<Value>>) -> Medians {
     let mut medians = Medians::new();
     for (name, lines) in samples {
         let mut row = BTreeMap::new();
-        for m in METRICS {
+        for &m in METRICS {
             let mut v: Vec<f64> = lines.iter().filter_map(|l| l[m].as_f64()).collect();
             v.sort_by(f64::total_cmp);
             if let Some(mid) = v.get(v.len() / 2) {
@@ -411,6 +715,13 @@ fn medians(suite: &str, samples: &BTreeMap<&str, Vec<Value>>) -> Medians {
 fn json_line(cmd: &mut Command) -> Result<Value, String> {
     // Written-back pages of the previous run must not be charged to this one.
     let _ = Command::new("sync").status();
+    json_line_unsynced(cmd)
+}
+
+/// [`json_line`] without the `sync` first: for runs that write nothing to disk (the `s3`
+/// suite's servers keep their data in memory or on tmpfs), where a `sync` would only
+/// wait for other processes' writes (minutes, on a shared machine).
+fn json_line_unsynced(cmd: &mut Command) -> Result<Value, String> {
     let out = cmd
         .output()
         .map_err(|e| format!("cannot start {cmd:?}: {e}"))?;

@@ -2,7 +2,6 @@
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use exampledb_core::ErrorKind;
 
@@ -31,7 +30,7 @@ pub struct Classified {
 /// | `SlowDown`, `ThrottlingException`, `ProvisionedThroughputExceededException`, 429, 503 | `RateLimited` | yes |
 /// | `InternalError`, other 5xx, connection refused or reset | `Unavailable` | yes |
 /// | time limits, `RequestTimeout` | `Timeout` | yes |
-/// | an answer that is not the service's protocol (not S3 at all) | `Protocol` | no |
+/// | an answer that is not the service's protocol (not S3 at all: bytes that are not HTTP, a web page (with [`WebPageGuard`](crate::WebPageGuard)), a 2xx body that does not parse) | `Protocol` | no |
 pub fn classify<E>(err: &SdkError<E, HttpResponse>) -> Classified
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -47,6 +46,13 @@ where
         SdkError::DispatchFailure(failure) if failure.is_user() => {
             (ErrorKind::InvalidConfig, false)
         }
+        // Bytes that are not HTTP (hyper cannot parse them; it says nothing more): the
+        // endpoint is not the service. Transient "other" failures keep their kind.
+        SdkError::DispatchFailure(failure)
+            if failure.is_other() && failure.as_other().is_none() =>
+        {
+            (ErrorKind::Protocol, false)
+        }
         SdkError::DispatchFailure(_) => (ErrorKind::Unavailable, true),
         SdkError::ResponseError(_) => (ErrorKind::Protocol, false),
         SdkError::ConstructionFailure(_) => {
@@ -55,6 +61,12 @@ where
             } else {
                 (ErrorKind::Other, false)
             }
+        }
+        // A success status whose body could not be read as the service's answer.
+        SdkError::ServiceError(_)
+            if code.is_none() && status.is_some_and(|s| (200..300).contains(&s)) =>
+        {
+            (ErrorKind::Protocol, false)
         }
         SdkError::ServiceError(_) => by_code_or_status(code.as_deref(), status),
         _ => (ErrorKind::Other, false),
@@ -123,11 +135,26 @@ where
     describe(err).to_ascii_lowercase().contains("credentials")
 }
 
-/// The error and its causes in one line: the service's code and message, or the
-/// transport failure (no credential is ever part of an SDK error's text).
+/// The error and its causes in one line (each one's `Display`, joined by `: `): the
+/// service's code and message, or the transport failure.
+///
+/// Never the raw answer, which the SDK's `Debug` output (and so `DisplayErrorContext`)
+/// includes: S3 answers a bad signature with the canonical request it computed, session
+/// token included.
 pub fn describe<E>(err: &SdkError<E, HttpResponse>) -> String
 where
     E: std::error::Error + 'static,
 {
-    DisplayErrorContext(err).to_string()
+    let mut out = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        // Wrappers often repeat their source's text.
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
 }

@@ -12,15 +12,19 @@
 //!   acts on, and whether retrying may help.
 //! - [`RequestCounter`]: an SDK interceptor that counts the HTTP requests a client sends
 //!   (retries included), for the request budgets the backends document and test.
+//! - [`WebPageGuard`]: an SDK interceptor that fails answers which are web pages, so that
+//!   an endpoint that is not the service is a `Protocol` error, writes included.
 //!
 //! Secrets (the secret access key, the session token) never appear in `Debug` output or
 //! messages.
 #![deny(missing_docs)]
 
+mod answer;
 mod counter;
 mod error;
 mod settings;
 
+pub use answer::WebPageGuard;
 pub use counter::RequestCounter;
 pub use error::{classify, describe, Classified};
 pub use settings::{AwsSettings, StaticCredentials, AWS_OPTIONS};

@@ -16,7 +16,17 @@
 //!                                 the keys of shared/bench/anchor_python_artifact.py
 //! exampledb-bench github-floor ZIP  the zip crate alone on ZIP: parse the central
 //!                                 directory, read each key's entries by precomputed index
+//! exampledb-bench s3 ENDPOINT BUCKET PREFIX KEYS  the S3 backend on the first KEYS keys
+//!                                 (credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY),
+//!                                 with requests per operation, client CPU per operation
+//!                                 and the save rate with 32 operations in flight
+//! exampledb-bench s3-floor ENDPOINT BUCKET PREFIX KEYS  the same requests with
+//!                                 aws-sdk-s3 alone on precomputed names (no database)
+//! exampledb-bench s3-bucket ENDPOINT BUCKET  creates BUCKET (one per run)
 //! ```
+//!
+//! Every run of the workload also reports the process's CPU time per operation and phase
+//! (`client_cpu_ms_per_op`, milliseconds, as `shared/bench/anchor_python_s3.py` prints it).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fs;
@@ -58,40 +68,118 @@ fn workload() -> Vec<(Vec<u8>, Vec<Vec<u8>>)> {
         .collect()
 }
 
+/// Operations per second since `started`: whole numbers from 100/s up, two decimals
+/// below (S3 fetches run at a few keys per second).
 fn rate(ops: usize, started: Instant) -> Value {
-    json!((ops as f64 / started.elapsed().as_secs_f64()).round())
+    let r = ops as f64 / started.elapsed().as_secs_f64();
+    json!(if r >= 100.0 {
+        r.round()
+    } else {
+        (r * 100.0).round() / 100.0
+    })
 }
 
+/// This process's CPU time (user + system, every thread) in seconds: what Python's
+/// `time.process_time()` reads, `CLOCK_PROCESS_CPUTIME_ID`.
+#[cfg(target_os = "linux")]
+fn cpu_seconds() -> Option<f64> {
+    use rustix::time::{clock_gettime, ClockId};
+    let t = clock_gettime(ClockId::ProcessCPUTime);
+    Some(t.tv_sec as f64 + t.tv_nsec as f64 / 1e9)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn cpu_seconds() -> Option<f64> {
+    None
+}
+
+/// Requests sent so far, for backends that count them.
+type RequestCount<'a> = Option<&'a dyn Fn() -> u64>;
+
+/// One timed phase: its rate, and with it the client's CPU per operation (in
+/// `client_cpu_ms_per_op`, milliseconds, as `anchor_python_s3.py` prints it) and, when
+/// the backend counts them, requests per operation.
+struct Phase<'a> {
+    started: Instant,
+    cpu: Option<f64>,
+    requests: Option<(u64, &'a dyn Fn() -> u64)>,
+}
+
+impl<'a> Phase<'a> {
+    fn start(requests: RequestCount<'a>) -> Self {
+        Phase {
+            requests: requests.map(|count| (count(), count)),
+            cpu: cpu_seconds(),
+            started: Instant::now(),
+        }
+    }
+
+    /// Records `<name>_ops_s` (or `rate_key`), `requests_per_<name>` and the CPU time.
+    fn end(self, out: &mut Map<String, Value>, name: &str, rate_key: &str, ops: usize) {
+        let ops_s = rate(ops, self.started);
+        let cpu = cpu_seconds().zip(self.cpu).map(|(now, then)| now - then);
+        out.insert(rate_key.into(), ops_s);
+        if let Some((before, count)) = self.requests {
+            let per = (count() - before) as f64 / ops as f64;
+            out.insert(
+                format!("requests_per_{name}"),
+                json!((per * 1000.0).round() / 1000.0),
+            );
+        }
+        if let Some(cpu) = cpu {
+            let ms = cpu * 1000.0 / ops as f64;
+            let cpus = out
+                .entry("client_cpu_ms_per_op")
+                .or_insert_with(|| json!({}));
+            if let Some(cpus) = cpus.as_object_mut() {
+                cpus.insert(name.into(), json!((ms * 1000.0).round() / 1000.0));
+            }
+        }
+    }
+}
+
+/// The standard workload on every key.
 async fn run(db: &dyn ExampleDatabase) -> Map<String, Value> {
-    let data = workload();
+    run_keys(db, &workload(), None).await
+}
+
+/// The standard workload on the keys of `data` (the first few of [`workload`]'s, for
+/// slow servers; the figures are per operation).
+async fn run_keys(
+    db: &dyn ExampleDatabase,
+    data: &[(Vec<u8>, Vec<Vec<u8>>)],
+    requests: RequestCount<'_>,
+) -> Map<String, Value> {
+    let keys = data.len();
     let mut out = Map::new();
-    let t = Instant::now();
-    for (k, values) in &data {
+    let p = Phase::start(requests);
+    for (k, values) in data {
         for v in values {
             db.save(k, v).await.unwrap();
         }
     }
-    out.insert("save_ops_s".into(), rate(K * V, t));
-    let t = Instant::now();
+    p.end(&mut out, "save", "save_ops_s", keys * V);
+    let p = Phase::start(requests);
+    let t = p.started;
     let mut n = 0;
     for _ in 0..ROUNDS {
-        for (k, _) in &data {
+        for (k, _) in data {
             n += db.fetch(k).await.unwrap().len();
         }
     }
-    assert_eq!(n, ROUNDS * K * V);
-    out.insert("fetch_keys_s".into(), rate(ROUNDS * K, t));
+    assert_eq!(n, ROUNDS * keys * V);
     out.insert("fetch_values_s".into(), rate(n, t));
-    let t = Instant::now();
-    for (k, values) in &data {
+    p.end(&mut out, "fetch", "fetch_keys_s", ROUNDS * keys);
+    let p = Phase::start(requests);
+    for (k, values) in data {
         let secondary = sub_key(k, "secondary");
         for v in &values[..V / 2] {
             db.move_value(k, &secondary, v).await.unwrap();
         }
     }
-    out.insert("move_ops_s".into(), rate(K * V / 2, t));
-    let t = Instant::now();
-    for (k, values) in &data {
+    p.end(&mut out, "move", "move_ops_s", keys * V / 2);
+    let p = Phase::start(requests);
+    for (k, values) in data {
         let secondary = sub_key(k, "secondary");
         for v in &values[V / 2..] {
             db.delete(k, v).await.unwrap();
@@ -100,8 +188,8 @@ async fn run(db: &dyn ExampleDatabase) -> Map<String, Value> {
             db.delete(&secondary, v).await.unwrap();
         }
     }
-    out.insert("delete_ops_s".into(), rate(K * V, t));
-    for (k, _) in &data {
+    p.end(&mut out, "delete", "delete_ops_s", keys * V);
+    for (k, _) in data {
         assert!(db.fetch(k).await.unwrap().is_empty());
         assert!(db.fetch(&sub_key(k, "secondary")).await.unwrap().is_empty());
     }
@@ -469,6 +557,239 @@ fn github_floor(zip: &Path) -> Map<String, Value> {
     out
 }
 
+/// The S3 database on `endpoint`'s `bucket` under `prefix`, with the credentials of
+/// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` (as the peer, `anchor_python_s3.py`,
+/// takes them), region us-east-1.
+fn s3_database(endpoint: &str, bucket: &str, prefix: &str) -> exampledb_s3::S3Database {
+    let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"));
+    exampledb_s3::S3Database::builder(bucket)
+        .prefix(prefix)
+        .endpoint(endpoint)
+        .region("us-east-1")
+        .credentials(var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY"), None)
+        .build()
+        .unwrap()
+}
+
+/// A bare aws-sdk-s3 client of `endpoint`, set up as exampledb-s3 sets up its own
+/// (path-style, checksums only where required, the same timeouts and retries), with
+/// `counter` counting its requests.
+fn sdk_client(
+    endpoint: &str,
+    counter: exampledb_aws::RequestCounter,
+) -> exampledb_s3::aws_sdk_s3::Client {
+    use exampledb_s3::aws_sdk_s3::config::{
+        retry::RetryConfig, timeout::TimeoutConfig, BehaviorVersion, Credentials, Region,
+        RequestChecksumCalculation, ResponseChecksumValidation,
+    };
+    let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"));
+    let config = exampledb_s3::aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .force_path_style(true)
+        .credentials_provider(Credentials::new(
+            var("AWS_ACCESS_KEY_ID"),
+            var("AWS_SECRET_ACCESS_KEY"),
+            None,
+            None,
+            "exampledb-bench",
+        ))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_secs(5))
+                .operation_timeout(std::time::Duration::from_secs(30))
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+        .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+        .interceptor(counter)
+        .build();
+    exampledb_s3::aws_sdk_s3::Client::from_conf(config)
+}
+
+/// A new, empty bucket for one run.
+async fn s3_bucket(endpoint: &str, bucket: &str) -> Map<String, Value> {
+    sdk_client(endpoint, Default::default())
+        .create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateBucket {bucket}: {e:?}"));
+    let mut out = Map::new();
+    out.insert("created".into(), json!(bucket));
+    out
+}
+
+/// The same requests as exampledb-s3 with aws-sdk-s3 alone, on names computed before the
+/// timing: save = PutObject (unconditional, no meta-keys entry); fetch = ListObjectsV2 of
+/// the key's directory + its GetObjects, [`IN_FLIGHT`] at once; move = CopyObject +
+/// DeleteObject; delete = DeleteObject. What the SDK costs per request (time, and CPU in
+/// this process) with nothing of the database's around it.
+async fn s3_floor(endpoint: &str, bucket: &str, prefix: &str, keys: usize) -> Map<String, Value> {
+    use exampledb_core::layout::{key_dir, value_path};
+    use exampledb_s3::aws_sdk_s3::primitives::ByteStream;
+    use futures_util::stream::{self, StreamExt, TryStreamExt};
+    let data = workload();
+    let data = &data[..keys.clamp(1, K)];
+    let counter = exampledb_aws::RequestCounter::default();
+    let client = sdk_client(endpoint, counter.clone());
+    let names: Vec<_> = data
+        .iter()
+        .map(|(k, values)| {
+            let sec = sub_key(k, "secondary");
+            let dir = format!("{prefix}{}/", key_dir(k));
+            let here: Vec<String> = values
+                .iter()
+                .map(|v| format!("{prefix}{}", value_path(k, v)))
+                .collect();
+            let there: Vec<String> = values
+                .iter()
+                .map(|v| format!("{prefix}{}", value_path(&sec, v)))
+                .collect();
+            (dir, here, there)
+        })
+        .collect();
+    client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .max_keys(1)
+        .send()
+        .await
+        .unwrap();
+    let count = || counter.count();
+    let mut out = Map::new();
+    let p = Phase::start(Some(&count));
+    for ((_, here, _), (_, values)) in names.iter().zip(data) {
+        for (name, v) in here.iter().zip(values) {
+            client
+                .put_object()
+                .bucket(bucket)
+                .key(name)
+                .body(ByteStream::from(v.clone()))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    p.end(&mut out, "save", "save_ops_s", data.len() * V);
+    let p = Phase::start(Some(&count));
+    let t = p.started;
+    let mut n = 0;
+    for _ in 0..ROUNDS {
+        for (dir, _, _) in &names {
+            let page = client
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(dir)
+                .send()
+                .await
+                .unwrap();
+            let listed: Vec<String> = page
+                .contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned))
+                .collect();
+            let client = &client;
+            let got: Vec<_> = stream::iter(listed)
+                .map(|name| async move {
+                    let object = client.get_object().bucket(bucket).key(name).send().await?;
+                    Ok::<_, Box<dyn std::error::Error>>(object.body.collect().await?.into_bytes())
+                })
+                .buffer_unordered(IN_FLIGHT)
+                .try_collect()
+                .await
+                .unwrap();
+            n += got.len();
+        }
+    }
+    assert_eq!(n, ROUNDS * data.len() * V);
+    out.insert("fetch_values_s".into(), rate(n, t));
+    p.end(&mut out, "fetch", "fetch_keys_s", ROUNDS * data.len());
+    let p = Phase::start(Some(&count));
+    for (_, here, there) in &names {
+        for (src, dest) in here.iter().zip(there).take(V / 2) {
+            client
+                .copy_object()
+                .bucket(bucket)
+                .key(dest)
+                .copy_source(format!("{bucket}/{src}"))
+                .send()
+                .await
+                .unwrap();
+            client
+                .delete_object()
+                .bucket(bucket)
+                .key(src)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    p.end(&mut out, "move", "move_ops_s", data.len() * V / 2);
+    let p = Phase::start(Some(&count));
+    for (_, here, there) in &names {
+        for name in here[V / 2..].iter().chain(&there[..V / 2]) {
+            client
+                .delete_object()
+                .bucket(bucket)
+                .key(name)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    p.end(&mut out, "delete", "delete_ops_s", data.len() * V);
+    out.insert("keys".into(), json!(data.len()));
+    out
+}
+
+/// The standard workload on the first `keys` keys (the peer's subset), each phase with
+/// its requests per operation (counted by `S3Database::requests`) and client CPU per
+/// operation; then, on a sibling prefix and a new database (so the meta-keys entries
+/// are written again, as in the sequential phase), the same saves [`IN_FLIGHT`] at a
+/// time. Before each timing, one ListObjectsV2 (`check`) makes the client and opens a
+/// connection, untimed: the peer's boto3 client is made before its timing too.
+async fn s3(endpoint: &str, bucket: &str, prefix: &str, keys: usize) -> Map<String, Value> {
+    use futures_util::stream::{self, StreamExt};
+    let data = workload();
+    let data = &data[..keys.clamp(1, K)];
+    let db = s3_database(endpoint, bucket, prefix);
+    db.check().await.unwrap();
+    let count = || db.requests();
+    let mut out = run_keys(&db, data, Some(&count)).await;
+    out.insert("keys".into(), json!(data.len()));
+
+    let db = s3_database(
+        endpoint,
+        bucket,
+        &format!("{}-{IN_FLIGHT}-in-flight/", prefix.trim_end_matches('/')),
+    );
+    db.check().await.unwrap();
+    let pairs: Vec<(&Vec<u8>, &Vec<u8>)> = data
+        .iter()
+        .flat_map(|(k, vs)| vs.iter().map(move |v| (k, v)))
+        .collect();
+    let count = || db.requests();
+    let p = Phase::start(Some(&count));
+    stream::iter(&pairs)
+        .for_each_concurrent(IN_FLIGHT, |(k, v)| {
+            let db = &db;
+            async move { db.save(k, v).await.unwrap() }
+        })
+        .await;
+    let name = format!("save_{IN_FLIGHT}_in_flight");
+    p.end(&mut out, &name, &format!("{name}_ops_s"), pairs.len());
+    let mut n = 0;
+    for (k, _) in data {
+        n += db.fetch(k).await.unwrap().len();
+    }
+    assert_eq!(n, pairs.len(), "every concurrent save is stored");
+    out
+}
+
 /// Operations in flight for the concurrent figure.
 const IN_FLIGHT: usize = 32;
 
@@ -490,6 +811,23 @@ async fn main() {
         ["github", zip] => ("exampledb-github".to_string(), github(Path::new(zip)).await),
         ["github-floor", zip] => ("floor-zip-crate".to_string(), github_floor(Path::new(zip))),
         ["redis-floor", port] => ("floor-redis-benchmark".to_string(), redis_floor(port)),
+        ["s3", endpoint, bucket, prefix, keys] => {
+            let keys = keys.parse().expect("KEYS is a number");
+            (
+                "exampledb-s3".to_string(),
+                s3(endpoint, bucket, prefix, keys).await,
+            )
+        }
+        ["s3-floor", endpoint, bucket, prefix, keys] => {
+            let keys = keys.parse().expect("KEYS is a number");
+            (
+                "floor-aws-sdk".to_string(),
+                s3_floor(endpoint, bucket, prefix, keys).await,
+            )
+        }
+        ["s3-bucket", endpoint, bucket] => {
+            ("s3-bucket".to_string(), s3_bucket(endpoint, bucket).await)
+        }
         ["redis", url] => {
             let db = exampledb_redis::RedisDatabase::builder(url)
                 .build()
@@ -521,7 +859,7 @@ async fn main() {
             (label, run(&db).await)
         }
         _ => {
-            eprintln!("usage: exampledb-bench memory | dir PATH [--durable] [--offload] [--named-temp] | floor PATH | floor-atomic PATH | redis URL | redis-floor PORT | github ZIP | github-floor ZIP");
+            eprintln!("usage: exampledb-bench memory | dir PATH [--durable] [--offload] [--named-temp] | floor PATH | floor-atomic PATH | redis URL | redis-floor PORT | github ZIP | github-floor ZIP | s3 ENDPOINT BUCKET PREFIX KEYS | s3-floor ENDPOINT BUCKET PREFIX KEYS | s3-bucket ENDPOINT BUCKET");
             std::process::exit(2);
         }
     };

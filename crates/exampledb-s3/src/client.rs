@@ -7,7 +7,7 @@ use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation}
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use bytes::Bytes;
-use exampledb_aws::{AwsSettings, RequestCounter};
+use exampledb_aws::{AwsSettings, RequestCounter, WebPageGuard};
 use exampledb_core::{Error, Operation, Result};
 use tokio::sync::OnceCell;
 
@@ -80,6 +80,9 @@ impl Store {
                 };
                 let mut builder = base
                     .interceptor(self.counter.clone())
+                    // An endpoint answering web pages is not S3, whatever the status
+                    // (GetObject answers with the object's own content type).
+                    .interceptor(WebPageGuard::new(&["GetObject"]))
                     // Only what a request needs: S3-compatible servers differ in the
                     // optional checksums they understand.
                     .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
@@ -173,7 +176,7 @@ impl Store {
             Ok(output) => output,
             Err(e) => {
                 let failure = Failure::of(e);
-                if failure.status() == Some(404) {
+                if failure.is_absent_object() {
                     return Ok(None);
                 }
                 return Err(self.error(operation, failure));
@@ -207,7 +210,7 @@ impl Store {
             Ok(_) => Ok(true),
             Err(e) => {
                 let failure = Failure::of(e);
-                if failure.status() == Some(404) {
+                if failure.is_absent_object() {
                     Ok(false)
                 } else {
                     Err(self.error(operation, failure))
@@ -243,7 +246,7 @@ impl Store {
             Ok(_) => Ok(true),
             Err(e) => {
                 let failure = Failure::of(e);
-                if failure.status() == Some(404) && failure.code() != Some("NoSuchBucket") {
+                if failure.is_absent_object() {
                     Ok(false)
                 } else {
                     Err(self.error(operation, failure))

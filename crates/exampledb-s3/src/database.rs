@@ -34,7 +34,8 @@ pub(crate) struct Inner {
     fetch_concurrency: usize,
     pub(crate) poll_interval: Duration,
     /// Keys whose meta-keys entry this process wrote (or found written).
-    recorded: Mutex<HashSet<Bytes>>,
+    /// (Concurrent first saves under one key wait for one write of the entry.)
+    recorded: Mutex<HashMap<Bytes, Arc<tokio::sync::OnceCell<()>>>>,
     pub(crate) hub: ChangeHub,
     /// What the listener knows; this process's own changes are recorded in it as they
     /// are made, so the poller does not report them a second time.
@@ -82,7 +83,7 @@ impl S3Database {
                 prefix: settings.prefix,
                 fetch_concurrency: settings.fetch_concurrency,
                 poll_interval: settings.poll_interval,
-                recorded: Mutex::new(HashSet::new()),
+                recorded: Mutex::new(HashMap::new()),
                 hub: ChangeHub::new(),
                 watch: Arc::new(Watch::default()),
             }),
@@ -169,14 +170,24 @@ impl Inner {
 
     /// Writes `key`'s meta-keys entry the first time this process saves under it.
     async fn record(&self, operation: Operation, key: &[u8]) -> Result<()> {
-        if key == METAKEYS_KEY || lock(&self.recorded).contains(key) {
+        if key == METAKEYS_KEY {
             return Ok(());
         }
-        self.store
-            .put_if_absent(operation, &self.meta_name(key), key)
-            .await?;
-        lock(&self.recorded).insert(Bytes::copy_from_slice(key));
-        Ok(())
+        let once = Arc::clone(
+            lock(&self.recorded)
+                .entry(Bytes::copy_from_slice(key))
+                .or_default(),
+        );
+        // One PutObject per key per process, even when many saves start at once; a
+        // failed write leaves the cell empty for the next save to try again.
+        once.get_or_try_init(|| async {
+            self.store
+                .put_if_absent(operation, &self.meta_name(key), key)
+                .await
+                .map(drop)
+        })
+        .await
+        .map(drop)
     }
 
     async fn save(&self, operation: Operation, key: &[u8], value: &[u8]) -> Result<()> {
@@ -186,9 +197,7 @@ impl Inner {
         self.record(operation, key).await?;
         let name = self.value_name(key, value);
         let listening = self.hub.is_listening();
-        if listening {
-            self.watch.touch(&name);
-        }
+        let _touching = listening.then(|| self.watch.touch(&[&name]));
         let created = self.store.put_if_absent(operation, &name, value).await?;
         if created && listening {
             let value = Bytes::copy_from_slice(value);
@@ -208,8 +217,8 @@ impl Inner {
         }
         // DeleteObject answers alike whether the object was there: a listener must hear
         // only real changes, so ask first (one HeadObject more while someone listens).
+        let _touching = self.watch.touch(&[&name]);
         let existed = self.store.exists(Operation::Delete, &name).await?;
-        self.watch.touch(&name);
         self.store.delete(Operation::Delete, &name).await?;
         if existed {
             self.watch.went(&name);
@@ -231,9 +240,8 @@ impl Inner {
         self.record(Operation::Move, dest).await?;
         let (src_name, dest_name) = (self.value_name(src, value), self.value_name(dest, value));
         let listening = self.hub.is_listening();
+        let _touching = listening.then(|| self.watch.touch(&[&src_name, &dest_name]));
         let dest_existed = if listening {
-            self.watch.touch(&src_name);
-            self.watch.touch(&dest_name);
             self.store.exists(Operation::Move, &dest_name).await?
         } else {
             false

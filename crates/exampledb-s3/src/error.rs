@@ -50,8 +50,21 @@ impl Failure {
         }
     }
 
+    /// The HTTP status of S3's answer; none when the answer was not S3's (a web page with
+    /// a 412 is not "already stored").
     pub(crate) fn status(&self) -> Option<u16> {
-        self.classified.status
+        self.classified
+            .status
+            .filter(|_| self.classified.kind != ErrorKind::Protocol)
+    }
+
+    /// Whether S3 said that the object is not there: a 404 that is not about the bucket
+    /// (`NoSuchBucket`) nor from something that is not S3. A HEAD answer has no body, so
+    /// a missing bucket looks the same there; the next request says so.
+    pub(crate) fn is_absent_object(&self) -> bool {
+        self.status() == Some(404)
+            && self.classified.kind == ErrorKind::NotFound
+            && self.code() != Some("NoSuchBucket")
     }
 
     pub(crate) fn code(&self) -> Option<&str> {

@@ -65,10 +65,10 @@
 //!
 //! | operation | requests |
 //! |---|---|
-//! | save | one PutObject with `If-None-Match: *` (412, already stored, is success); the key's meta-keys entry is written once per process, the first time it saves under that key (one more PutObject) |
+//! | save | one PutObject with `If-None-Match: *` (412, already stored, is success); the key's meta-keys entry is written once per process, the first time it saves under that key (one more PutObject, shared by saves that start at once) |
 //! | fetch | ListObjectsV2 of the key's directory (one per 1,000 values) and one GetObject per value, up to `fetch_concurrency` at once |
 //! | delete | one DeleteObject (plus a HeadObject while someone listens, to report only real changes) |
-//! | move | one CopyObject to dest (a PutObject when src lacks the value) then one DeleteObject of src (plus a HeadObject while someone listens); the value is in dest before it leaves src, so at no moment in neither |
+//! | move | one CopyObject to dest (a PutObject when src lacks the value) then one DeleteObject of src (plus a HeadObject while someone listens, and dest's meta-keys entry once per process, as for save); the value is in dest before it leaves src, so at no moment in neither |
 //! | keys | ListObjectsV2 of the prefix (one per 1,000 objects) plus one GetObject per listed key's meta-keys entry |
 //! | subscribe | one ListObjectsV2 per 1,000 objects each poll interval, while someone listens, plus a GetObject per value (or meta-keys entry) that appeared |
 //!

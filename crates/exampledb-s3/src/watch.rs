@@ -40,11 +40,35 @@ struct State {
     baseline_taken: bool,
     /// Value objects present, by name.
     known: HashSet<String>,
-    /// Object names this process changed, with the sequence number of the last change.
-    touched: HashMap<String, u64>,
+    /// Object names this process is changing or changed, with the sequence number of the
+    /// last start or end of a change and how many changes are still in flight.
+    touched: HashMap<String, Touch>,
     /// Key directory name -> key, from the meta-keys entries.
     hash_to_key: HashMap<String, Bytes>,
     contents: ContentCache,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Touch {
+    seq: u64,
+    in_flight: usize,
+}
+
+impl State {
+    /// Whether this process changed (or is changing) the object `name` since the poll
+    /// numbered `started` began: what that poll listed of it may be stale or may be
+    /// this process's own change, which the change's call reports itself.
+    fn raced(&self, name: &str, started: u64) -> bool {
+        self.touched
+            .get(name)
+            .is_some_and(|t| t.in_flight > 0 || t.seq > started)
+    }
+
+    /// Forgets the changes no poll from `started` on can race with.
+    fn forget_before(&mut self, started: u64) {
+        self.touched
+            .retain(|_, t| t.in_flight > 0 || t.seq > started);
+    }
 }
 
 #[derive(Debug, Default)]
@@ -77,11 +101,43 @@ fn lock(m: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// This process's changes of some objects, in flight until dropped (whether they
+/// succeeded or not): while it lives and after, the poller leaves those objects to the
+/// calls that change them.
+pub(crate) struct Touching {
+    watch: Arc<Watch>,
+    names: Vec<String>,
+}
+
+impl Drop for Touching {
+    fn drop(&mut self) {
+        let seq = self.watch.seq.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut state = lock(&self.watch.state);
+        for name in &self.names {
+            if let Some(t) = state.touched.get_mut(name) {
+                t.seq = seq;
+                t.in_flight = t.in_flight.saturating_sub(1);
+            }
+        }
+    }
+}
+
 impl Watch {
-    /// This process is about to change the object `name`.
-    pub(crate) fn touch(&self, name: &str) {
+    /// This process is about to change the objects `names`; the change is over when the
+    /// returned guard is dropped (after [`appeared`](Self::appeared) or
+    /// [`went`](Self::went) recorded its outcome).
+    pub(crate) fn touch(self: &Arc<Self>, names: &[&str]) -> Touching {
         let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
-        lock(&self.state).touched.insert(name.to_owned(), seq);
+        let mut state = lock(&self.state);
+        for name in names {
+            let t = state.touched.entry((*name).to_owned()).or_default();
+            t.seq = seq;
+            t.in_flight += 1;
+        }
+        Touching {
+            watch: Arc::clone(self),
+            names: names.iter().map(|n| (*n).to_owned()).collect(),
+        }
     }
 
     /// This process created the value object `name` holding `value`.
@@ -182,16 +238,14 @@ async fn poll_once(inner: &Inner, sink: &ChangeSink) -> Result<()> {
     }
     let (gone, new) = {
         let mut state = lock(&inner.watch.state);
-        let changed_since =
-            |state: &State, name: &str| state.touched.get(name).is_some_and(|&seq| seq > started);
         if !state.baseline_taken {
             // What this process changed while the listing ran, it knows better.
             let mut known = values;
             let raced: Vec<(String, bool)> = state
                 .touched
-                .iter()
-                .filter(|(_, &seq)| seq > started)
-                .map(|(name, _)| (name.clone(), state.known.contains(name)))
+                .keys()
+                .filter(|name| state.raced(name, started))
+                .map(|name| (name.clone(), state.known.contains(name)))
                 .collect();
             for (name, present) in raced {
                 if present {
@@ -202,26 +256,30 @@ async fn poll_once(inner: &Inner, sink: &ChangeSink) -> Result<()> {
             }
             state.baseline_taken = true;
             state.known = known;
-            state.touched.retain(|_, seq| *seq > started);
+            state.forget_before(started);
             return Ok(());
         }
         let gone: Vec<String> = state
             .known
             .iter()
-            .filter(|n| !values.contains(*n) && !changed_since(&state, n))
+            .filter(|n| !values.contains(*n) && !state.raced(n, started))
             .cloned()
             .collect();
         let new: Vec<String> = values
             .iter()
-            .filter(|n| !state.known.contains(*n) && !changed_since(&state, n))
+            .filter(|n| !state.known.contains(*n) && !state.raced(n, started))
             .cloned()
             .collect();
         (gone, new)
     };
-    // Deletes first: a move by another process is reported as a delete then a save.
+    // Deletes first: a move by another process seen in one poll is reported as a delete
+    // then a save (a poll between its copy and its delete sees the save first).
     for name in gone {
         let event = {
             let mut state = lock(&inner.watch.state);
+            if state.raced(&name, started) {
+                continue; // this process is changing it now: its call reports it
+            }
             state.known.remove(&name);
             key_of(inner, &state, &name).map(|key| ChangeEvent::Deleted {
                 key,
@@ -241,7 +299,7 @@ async fn poll_once(inner: &Inner, sink: &ChangeSink) -> Result<()> {
         };
         {
             let mut state = lock(&inner.watch.state);
-            if state.touched.get(&name).is_some_and(|&seq| seq > started) {
+            if state.raced(&name, started) || state.known.contains(&name) {
                 continue;
             }
             state.known.insert(name.clone());
@@ -249,9 +307,7 @@ async fn poll_once(inner: &Inner, sink: &ChangeSink) -> Result<()> {
         }
         sink.emit(ChangeEvent::Saved { key, value });
     }
-    lock(&inner.watch.state)
-        .touched
-        .retain(|_, seq| *seq > started);
+    lock(&inner.watch.state).forget_before(started);
     Ok(())
 }
 

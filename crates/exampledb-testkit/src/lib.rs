@@ -6,6 +6,8 @@
 //!   runs against its own store: a model-based property test against an in-memory model,
 //!   listener conformance, concurrent writers and edge cases. Backend differences are
 //!   [`Capabilities`], not copies of the tests.
+//! - [`net`]: a TCP proxy with a switch that cuts, refuses or freezes connections, and
+//!   an HTTP stub answering what a test chooses, for fault tests.
 //! - [`process`]: child processes running one test function (to race, kill and restart
 //!   real processes) and values that show a partial read.
 //! - [`python`]: a Python venv with Hypothesis, created on first use under the cargo
@@ -20,6 +22,7 @@ pub mod conformance;
 #[cfg(feature = "github")]
 pub mod github;
 pub mod interop;
+pub mod net;
 pub mod process;
 pub mod python;
 pub mod services;

@@ -306,10 +306,8 @@ impl MotoServer {
         let mut last = String::new();
         for _ in 0..5 {
             let port = free_port().map_err(|e| format!("no free port: {e}"))?;
-            let log = std::env::temp_dir().join(format!(
-                "exampledb-moto-{}-{port}.log",
-                std::process::id()
-            ));
+            let log = std::env::temp_dir()
+                .join(format!("exampledb-moto-{}-{port}.log", std::process::id()));
             let log_file =
                 std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
             let child = Command::new(&exe)
@@ -369,7 +367,9 @@ fn wait_for_http(port: u16, limit: Duration) -> Result<(), String> {
             let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
             let request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
             let mut buf = [0u8; 16];
-            if s.write_all(request).is_ok() && s.read(&mut buf).is_ok_and(|n| n >= 5) && buf.starts_with(b"HTTP/")
+            if s.write_all(request).is_ok()
+                && s.read(&mut buf).is_ok_and(|n| n >= 5)
+                && buf.starts_with(b"HTTP/")
             {
                 return Ok(());
             }
@@ -378,5 +378,71 @@ fn wait_for_http(port: u16, limit: Duration) -> Result<(), String> {
             return Err(format!("no HTTP answer on 127.0.0.1:{port}"));
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// An `s3s-fs` server (crate `s3s-fs` with feature `binary`: an S3 server keeping each
+/// bucket as a directory under its root, with signature checks) on a free loopback port;
+/// killed when dropped. Its root is the caller's: buckets are made by CreateBucket (or as
+/// directories under the root).
+#[derive(Debug)]
+pub struct S3sFsServer {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl S3sFsServer {
+    /// Starts `bin --host 127.0.0.1 --port PORT --access-key K --secret-key S root` and
+    /// waits until it answers HTTP.
+    pub fn start(
+        bin: &Path,
+        root: &Path,
+        access_key: &str,
+        secret_key: &str,
+    ) -> Result<Self, String> {
+        std::fs::create_dir_all(root).map_err(|e| format!("{}: {e}", root.display()))?;
+        let mut last = String::new();
+        for _ in 0..5 {
+            let port = free_port().map_err(|e| format!("no free port: {e}"))?;
+            let child = Command::new(bin)
+                .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+                .args(["--access-key", access_key, "--secret-key", secret_key])
+                .arg(root)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
+            let mut server = Self {
+                port,
+                child: Some(child),
+            };
+            match wait_for_http(port, Duration::from_secs(30)) {
+                Ok(()) => return Ok(server),
+                Err(e) => {
+                    last = e;
+                    server.kill();
+                }
+            }
+        }
+        Err(format!("s3s-fs did not start: {last}"))
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for S3sFsServer {
+    fn drop(&mut self) {
+        self.kill();
     }
 }

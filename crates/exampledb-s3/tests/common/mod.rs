@@ -24,9 +24,12 @@ pub fn raw_client(endpoint: &str) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(config)
 }
 
-/// A new bucket on the test server (named after the test and a random suffix).
+/// A new bucket on the test server, with a random name (96 random bits: no two tests,
+/// runs or processes share one).
 pub async fn fresh_bucket(endpoint: &str) -> String {
-    let bucket = format!("exampledb-{}", &hex(&unique_prefix())[..20]);
+    // unique_prefix() is "exampledb-test:" + 12 random bytes + ":": the random part.
+    let unique = unique_prefix();
+    let bucket = format!("exampledb-{}", hex(&unique[15..27]));
     raw_client(endpoint)
         .create_bucket()
         .bucket(&bucket)
@@ -54,4 +57,98 @@ pub async fn database(test: &str, prefix: &str) -> Option<(String, String, S3Dat
         .build()
         .unwrap();
     Some((endpoint, bucket, db))
+}
+
+/// The objects under `prefix` in `bucket`, by name, through the raw client (every page).
+pub async fn object_names(endpoint: &str, bucket: &str, prefix: &str) -> Vec<String> {
+    let client = raw_client(endpoint);
+    let mut names = Vec::new();
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.unwrap();
+        names.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned)),
+        );
+    }
+    names.sort();
+    names
+}
+
+/// Writes `body` at `name` in `bucket` through the raw client.
+pub async fn put_raw(endpoint: &str, bucket: &str, name: &str, body: &[u8]) {
+    raw_client(endpoint)
+        .put_object()
+        .bucket(bucket)
+        .key(name)
+        .body(aws_sdk_s3::primitives::ByteStream::from(body.to_vec()))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Settings for a stand-in server at `url` (an [`exampledb_testkit::net::HttpStub`]),
+/// with short time limits.
+pub fn stub_builder(url: &str, bucket: &str) -> S3DatabaseBuilder {
+    S3Database::builder(bucket)
+        .prefix("p")
+        .endpoint(url)
+        .credentials(ACCESS_KEY, SECRET_KEY, None)
+        .connect_timeout(std::time::Duration::from_millis(500))
+        .operation_timeout(std::time::Duration::from_secs(5))
+}
+
+/// An S3 error body as S3 sends it (`<Error><Code>..</Code><Message>..</Message>..`).
+pub fn s3_error_body(code: &str, message: &str, resource: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><Resource>{resource}</Resource><RequestId>4442587FB7D0A2F9</RequestId><HostId>stub-host-id</HostId></Error>"
+    )
+}
+
+/// The `(operation, result)` of every `ExampleDatabase` operation (and `check`) once on
+/// `db`, with small arguments.
+pub async fn every_operation(db: &S3Database) -> Vec<(&'static str, exampledb_core::Result<()>)> {
+    use exampledb_core::ExampleDatabase;
+    vec![
+        ("check", db.check().await),
+        ("save", db.save(b"k", b"v").await),
+        ("fetch", db.fetch(b"k").await.map(drop)),
+        ("delete", db.delete(b"k", b"v").await),
+        ("move", db.move_value(b"k", b"k2", b"v").await),
+        ("keys", db.keys().await.map(drop)),
+    ]
+}
+
+/// Waits until the poller behind `stream` has its baseline and hears `other`'s changes:
+/// `other` (another handle: another process) saves probe values under the key `probe`
+/// until one is heard, then deletes them and drains their events.
+pub async fn wait_for_poller(other: &S3Database, stream: &mut exampledb_core::ChangeStream) {
+    use exampledb_core::ExampleDatabase;
+    use futures_util::StreamExt;
+    let poll = std::time::Duration::from_millis(600);
+    let mut probes = 0u32;
+    loop {
+        let v = format!("probe{probes}");
+        other.save(b"probe", v.as_bytes()).await.unwrap();
+        probes += 1;
+        let heard = exampledb_testkit::conformance::collect_events(stream, b"probe", 1, poll).await;
+        if !heard.is_empty() {
+            break;
+        }
+        assert!(probes < 20, "the listener never heard the other process");
+    }
+    for i in 0..probes {
+        other
+            .delete(b"probe", format!("probe{i}").as_bytes())
+            .await
+            .unwrap();
+    }
+    // Drain the probes' deletes (and a late probe's save).
+    while let Ok(Some(_)) = tokio::time::timeout(poll, stream.next()).await {}
 }
