@@ -95,7 +95,7 @@ fn start(python: &Python) -> Result<(Services, ServiceEnv), String> {
         (S3_ENDPOINT_ENV, moto.endpoint()),
     ];
     eprintln!(
-        "xtask: Redis at {}, cluster at {}, S3 (moto) at {}",
+        "xtask: Redis at {}, cluster at {}, S3 and DynamoDB (moto) at {}",
         env[0].1, env[1].1, env[2].1
     );
     Ok((

@@ -1,11 +1,12 @@
-//! [`WebPageGuard`]: answers that are web pages are not the service's.
+//! Answers that are not the service's: [`WebPageGuard`] (web pages) and [`AnswerCheck`]
+//! (successes without what the service always sends).
 
 use std::fmt;
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
@@ -83,6 +84,138 @@ impl Intercept for WebPageGuard {
             return Ok(());
         }
         Err(Box::new(WebPage { status }))
+    }
+}
+
+/// What a successful (2xx) answer of one operation always carries when the service sent
+/// it, for [`AnswerCheck`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Expect {
+    /// This header (its name in lowercase), for example S3's `etag` on `PutObject`.
+    Header(&'static str),
+    /// This text in the body, for example the root element of an XML answer
+    /// (`ListBucketResult`). Not checked on streamed bodies, which are not read.
+    BodyContains(&'static str),
+    /// This status, or else some header whose name starts with this prefix (lowercase),
+    /// for example S3's `DeleteObject`: 204, or a 200 with `x-amz-request-id`.
+    StatusOrHeaderPrefix(u16, &'static str),
+    /// Some header whose name starts with this prefix (lowercase), for example
+    /// DynamoDB's `x-amzn-requestid` on every answer: `HeaderPrefix("x-amz")`.
+    HeaderPrefix(&'static str),
+}
+
+impl Expect {
+    fn holds(self, status: u16, response: &HttpResponse) -> bool {
+        match self {
+            Expect::Header(name) => response.headers().get(name).is_some(),
+            Expect::BodyContains(text) => response.body().bytes().is_none_or(|body| {
+                body.windows(text.len().max(1))
+                    .any(|w| w == text.as_bytes())
+            }),
+            Expect::StatusOrHeaderPrefix(want, prefix) => {
+                status == want || has_header_prefix(response, prefix)
+            }
+            Expect::HeaderPrefix(prefix) => has_header_prefix(response, prefix),
+        }
+    }
+}
+
+/// Whether `response` has a header whose name starts with `prefix` (lowercase).
+fn has_header_prefix(response: &HttpResponse, prefix: &str) -> bool {
+    response
+        .headers()
+        .iter()
+        .any(|(name, _)| name.to_ascii_lowercase().starts_with(prefix))
+}
+
+impl fmt::Display for Expect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expect::Header(name) => write!(f, "the {name} header"),
+            Expect::BodyContains(text) => write!(f, "{text} in the body"),
+            Expect::StatusOrHeaderPrefix(status, prefix) => {
+                write!(f, "status {status} or a {prefix}* header")
+            }
+            Expect::HeaderPrefix(prefix) => write!(f, "a {prefix}* header"),
+        }
+    }
+}
+
+/// An SDK interceptor that fails a successful (2xx) answer to one of the named operations
+/// when it lacks what the service always sends with it ([`Expect`]): a server that
+/// answers `200 OK` with plain text, JSON or nothing to every request is not the service,
+/// and without this check writes would look successful while storing nothing (the SDK
+/// reads nothing it needs from their answers). The SDK reports it as a response error,
+/// which [`classify`](crate::classify) calls [`Protocol`](exampledb_core::ErrorKind::Protocol).
+///
+/// ```
+/// use exampledb_aws::{AnswerCheck, Expect};
+/// let check = AnswerCheck::new(&[("PutObject", Expect::Header("etag"))]);
+/// # let _ = check;
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct AnswerCheck {
+    expected: &'static [(&'static str, Expect)],
+}
+
+impl AnswerCheck {
+    /// A check of the operations named (the SDK's operation names, for example
+    /// `PutObject`; `*` names every operation); answers to other operations pass.
+    pub fn new(expected: &'static [(&'static str, Expect)]) -> Self {
+        AnswerCheck { expected }
+    }
+}
+
+/// The error [`AnswerCheck`] fails an answer with.
+#[derive(Debug)]
+struct NotTheService {
+    operation: String,
+    status: u16,
+    missing: Expect,
+}
+
+impl fmt::Display for NotTheService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the endpoint answered {} with HTTP {} but without {}, which the service always sends: it did not answer like the service",
+            self.operation, self.status, self.missing
+        )
+    }
+}
+
+impl std::error::Error for NotTheService {}
+
+impl Intercept for AnswerCheck {
+    fn name(&self) -> &'static str {
+        "exampledb::AnswerCheck"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let response = context.response();
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            return Ok(());
+        }
+        let Some(operation) = cfg.load::<Metadata>().map(|m| m.name().to_owned()) else {
+            return Ok(());
+        };
+        for (name, expect) in self.expected {
+            if (*name == operation || *name == "*") && !expect.holds(status, response) {
+                return Err(Box::new(NotTheService {
+                    operation,
+                    status,
+                    missing: *expect,
+                }));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -26,11 +26,13 @@ pub struct Classified {
 /// |---|---|---|
 /// | `NoSuchBucket`, `ResourceNotFoundException`, 404 | `NotFound` | no |
 /// | `AccessDenied`, 403 | `PermissionDenied` | no |
-/// | `InvalidAccessKeyId`, `SignatureDoesNotMatch`, `ExpiredToken`, `UnrecognizedClientException`, 401, missing credentials | `Unauthenticated` | no |
+/// | `InvalidAccessKeyId`, `SignatureDoesNotMatch`, `ExpiredToken`, `UnrecognizedClientException`, `NotSignedUp` (an unknown access key on `s3s`-based servers), 401, missing credentials | `Unauthenticated` | no |
 /// | `SlowDown`, `ThrottlingException`, `ProvisionedThroughputExceededException`, 429, 503 | `RateLimited` | yes |
 /// | `InternalError`, other 5xx, connection refused or reset | `Unavailable` | yes |
+/// | `ConditionalRequestConflict`, `OperationAborted` (409: a conflicting write to the same object is in progress; retrying later succeeds) | `Unavailable` | yes |
+/// | `PermanentRedirect`, `TemporaryRedirect`, `AuthorizationHeaderMalformed`, `IllegalLocationConstraintException`, any 3xx (a body-less redirect answers a HEAD): the bucket is in another region than the client's, or the endpoint is not the bucket's | `InvalidConfig` | no |
 /// | time limits, `RequestTimeout` | `Timeout` | yes |
-/// | an answer that is not the service's protocol (not S3 at all: bytes that are not HTTP, a web page (with [`WebPageGuard`](crate::WebPageGuard)), a 2xx body that does not parse) | `Protocol` | no |
+/// | an answer that is not the service's protocol (not S3 at all: bytes that are not HTTP, a web page (with [`WebPageGuard`](crate::WebPageGuard)), a 2xx answer without what the service always sends (with [`AnswerCheck`](crate::AnswerCheck)), a 2xx body that does not parse, a 4xx other than 408 and 429 whose body holds no error code of the service) | `Protocol` | no |
 pub fn classify<E>(err: &SdkError<E, HttpResponse>) -> Classified
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -68,6 +70,17 @@ where
         {
             (ErrorKind::Protocol, false)
         }
+        // An error answer with a body but no error code of the service: a plain-text or
+        // JSON 404 or 405 from a web server, not the service (whose errors always carry a
+        // code; only HEAD answers have no body to carry it). Timeouts and throttling from
+        // a proxy in front of the service keep their meaning.
+        SdkError::ServiceError(_)
+            if code.is_none()
+                && status.is_some_and(|s| (400..500).contains(&s) && s != 408 && s != 429)
+                && has_body(err) =>
+        {
+            (ErrorKind::Protocol, false)
+        }
         SdkError::ServiceError(_) => by_code_or_status(code.as_deref(), status),
         _ => (ErrorKind::Other, false),
     };
@@ -77,6 +90,14 @@ where
         status,
         code,
     }
+}
+
+/// Whether the answer behind `err` had a body (in memory: the SDK reads error answers
+/// whole).
+fn has_body<E>(err: &SdkError<E, HttpResponse>) -> bool {
+    err.raw_response()
+        .and_then(|r| r.body().bytes())
+        .is_some_and(|b| !b.iter().all(u8::is_ascii_whitespace))
 }
 
 fn by_code_or_status(code: Option<&str>, status: Option<u16>) -> (ErrorKind, bool) {
@@ -98,8 +119,21 @@ fn by_code_or_status(code: Option<&str>, status: Option<u16>) -> (ErrorKind, boo
             | "InvalidSignatureException"
             | "MissingAuthenticationToken"
             | "MissingAuthenticationTokenException"
-            | "TokenRefreshRequired",
+            | "TokenRefreshRequired"
+            | "NotSignedUp",
         ) => return (ErrorKind::Unauthenticated, false),
+        // S3: another conditional write to the same object is in progress.
+        Some("ConditionalRequestConflict" | "OperationAborted") => {
+            return (ErrorKind::Unavailable, true)
+        }
+        // S3: the bucket is in another region than the client's (or the endpoint is not
+        // the bucket's).
+        Some(
+            "PermanentRedirect"
+            | "TemporaryRedirect"
+            | "AuthorizationHeaderMalformed"
+            | "IllegalLocationConstraintException",
+        ) => return (ErrorKind::InvalidConfig, false),
         Some(
             "SlowDown"
             | "Throttling"
@@ -119,6 +153,9 @@ fn by_code_or_status(code: Option<&str>, status: Option<u16>) -> (ErrorKind, boo
         _ => {}
     }
     match status {
+        // A redirect (S3's answer to a request for a bucket in another region; without a
+        // body for HEAD): the client goes to the wrong place.
+        Some(300..=399) => (ErrorKind::InvalidConfig, false),
         Some(401) => (ErrorKind::Unauthenticated, false),
         Some(403) => (ErrorKind::PermissionDenied, false),
         Some(404) => (ErrorKind::NotFound, false),

@@ -13,7 +13,10 @@
 //! - [`RequestCounter`]: an SDK interceptor that counts the HTTP requests a client sends
 //!   (retries included), for the request budgets the backends document and test.
 //! - [`WebPageGuard`]: an SDK interceptor that fails answers which are web pages, so that
-//!   an endpoint that is not the service is a `Protocol` error, writes included.
+//!   an endpoint that is not the service is a `Protocol` error, writes included; and
+//!   [`AnswerCheck`]: one that fails successful answers lacking what the service always
+//!   sends (S3's `ETag` on a `PutObject`), so that a server answering `200 OK` to
+//!   everything is a `Protocol` error too.
 //!
 //! Secrets (the secret access key, the session token) never appear in `Debug` output or
 //! messages.
@@ -24,7 +27,7 @@ mod counter;
 mod error;
 mod settings;
 
-pub use answer::WebPageGuard;
+pub use answer::{AnswerCheck, Expect, WebPageGuard};
 pub use counter::RequestCounter;
 pub use error::{classify, describe, Classified};
 pub use settings::{AwsSettings, StaticCredentials, AWS_OPTIONS};

@@ -81,7 +81,11 @@ impl fmt::Debug for StaticCredentials {
 /// assert!(!format!("{settings:?}").contains("secret"));
 /// # Ok::<(), exampledb_core::Error>(())
 /// ```
-#[derive(Clone, Debug)]
+///
+/// An endpoint URL holding user info (`http://KEY:SECRET@host`) is refused by
+/// [`set_option`](Self::set_option) and [`check`](Self::check), and `Debug` never shows
+/// user info: credentials do not belong in URLs.
+#[derive(Clone)]
 pub struct AwsSettings {
     chain: bool,
     region: Option<String>,
@@ -92,6 +96,55 @@ pub struct AwsSettings {
     operation_timeout: Duration,
     max_attempts: u32,
     max_backoff: Duration,
+}
+
+impl fmt::Debug for AwsSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AwsSettings")
+            .field("chain", &self.chain)
+            .field("region", &self.region)
+            // Never user info, which would be a credential.
+            .field("endpoint", &self.endpoint.as_deref().map(redacted_endpoint))
+            .field("profile", &self.profile)
+            .field("credentials", &self.credentials)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("operation_timeout", &self.operation_timeout)
+            .field("max_attempts", &self.max_attempts)
+            .field("max_backoff", &self.max_backoff)
+            .finish()
+    }
+}
+
+/// The refusal of an endpoint URL with user info; it never echoes the URL.
+fn user_info_refused(backend: &'static str) -> exampledb_core::Error {
+    invalid(
+        backend,
+        "the endpoint URL holds user info (an '@'): credentials do not belong in URLs (logs, shell history); give them with credentials() or the AWS chain (from_env)",
+    )
+}
+
+/// Whether an endpoint URL may hold user info: any `@` (a secret may hold `/`, so the
+/// authority cannot be told from the path by the first `/`).
+fn has_user_info(endpoint: &str) -> bool {
+    endpoint.contains('@')
+}
+
+/// `endpoint` for `Debug`: with an `@`, only what follows the last one (the host), after
+/// the scheme when there is one.
+fn redacted_endpoint(endpoint: &str) -> String {
+    match endpoint.rsplit_once('@') {
+        None => endpoint.to_owned(),
+        Some((_, host)) => {
+            let scheme = endpoint
+                .split_once("://")
+                .map(|(scheme, _)| scheme)
+                .filter(|scheme| exampledb_core::config::is_scheme(scheme));
+            match scheme {
+                Some(scheme) => format!("{scheme}://<user info removed>@{host}"),
+                None => format!("<user info removed>@{host}"),
+            }
+        }
+    }
 }
 
 impl Default for AwsSettings {
@@ -200,11 +253,13 @@ impl AwsSettings {
 
     /// Sets one of [`AWS_OPTIONS`] from its string form. `Ok(false)` when `key` is not one
     /// of them (the backend's own options are then tried). Credentials are not options:
-    /// secrets do not belong in URLs, which end up in logs and shell history.
+    /// secrets do not belong in URLs, which end up in logs and shell history; an endpoint
+    /// with user info (`http://KEY:SECRET@host`) is refused, without echoing it.
     pub fn set_option(&mut self, backend: &'static str, key: &str, value: &str) -> Result<bool> {
         let this = self.clone();
         *self = match key {
             "region" => this.region(value),
+            "endpoint" if has_user_info(value) => return Err(user_info_refused(backend)),
             "endpoint" => this.endpoint(value),
             "profile" => this.profile(value),
             "connect_timeout" => this.connect_timeout(parse_duration(backend, key, value)?),
@@ -224,7 +279,8 @@ impl AwsSettings {
     }
 
     /// Checks the settings without reading anything; `backend` names the backend in
-    /// errors.
+    /// errors (which never echo a credential: an endpoint with user info is refused
+    /// without being shown).
     pub fn check(&self, backend: &'static str) -> Result<()> {
         if self.connect_timeout.is_zero() || self.operation_timeout.is_zero() {
             return Err(invalid(
@@ -236,6 +292,9 @@ impl AwsSettings {
             return Err(invalid(backend, "max_attempts must be at least 1"));
         }
         if let Some(endpoint) = &self.endpoint {
+            if has_user_info(endpoint) {
+                return Err(user_info_refused(backend));
+            }
             let valid = ["http://", "https://"]
                 .iter()
                 .any(|s| endpoint.len() > s.len() && endpoint.to_ascii_lowercase().starts_with(s));
@@ -384,6 +443,24 @@ mod tests {
             !shown.contains("SECRETKEY") && !shown.contains("TOKEN"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn endpoints_with_user_info_are_refused_and_never_shown() {
+        let url = "http://AKIAX:SECRET/WITH/SLASH@127.0.0.1:9";
+        let mut s = AwsSettings::from_env();
+        let err = s.set_option("t", "endpoint", url).unwrap_err();
+        assert!(!err.to_string().contains("SECRET"), "{err}");
+        assert!(err.to_string().contains("user info"), "{err}");
+        let s = AwsSettings::from_env().endpoint(url);
+        let shown = format!("{s:?}");
+        assert!(
+            !shown.contains("SECRET") && !shown.contains("AKIAX"),
+            "{shown}"
+        );
+        assert!(shown.contains("127.0.0.1:9"), "{shown}");
+        let err = s.check("t").unwrap_err();
+        assert!(!err.to_string().contains("SECRET"), "{err}");
     }
 
     #[tokio::test]

@@ -53,7 +53,14 @@ fn bad_databases_fail_with_one_clear_line() {
     let under_a_file = file.join("examples").display().to_string();
     for (db, expect) in [
         ("ftp://example.com/x", "unknown scheme"),
-        ("dynamodb://table", "not built yet"),
+        (
+            "dynamodb://table?bogus=1",
+            if cfg!(feature = "dynamodb") {
+                "unknown option"
+            } else {
+                "`dynamodb` feature"
+            },
+        ),
         (under_a_file.as_str(), "a-file"),
         ("memory:?x=1", "unknown option"),
     ] {

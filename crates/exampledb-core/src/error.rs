@@ -23,6 +23,8 @@ pub enum Operation {
     Open,
     /// Waiting for queued writes ([`BackgroundWrite::flush`](crate::BackgroundWrite::flush)).
     Flush,
+    /// Setting up or removing the store's own expiry (an S3 bucket lifecycle rule).
+    Expiry,
 }
 
 impl fmt::Display for Operation {
@@ -36,6 +38,7 @@ impl fmt::Display for Operation {
             Operation::Subscribe => "subscribe",
             Operation::Open => "open",
             Operation::Flush => "flush",
+            Operation::Expiry => "set expiry",
         })
     }
 }

@@ -12,6 +12,8 @@ const DIRECTORY: Capabilities = Capabilities {
     keys: true,
     events: true,
     async_events: true,
+    max_key: None,
+    max_value: None,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -65,7 +67,7 @@ async fn multiplexed_memory_and_directory() {
     // for single stores; the rest of the suite holds.
     let db: Arc<dyn ExampleDatabase> = Arc::new(db);
     conformance::basic_semantics(&*db).await;
-    conformance::edge_cases(&*db).await;
+    conformance::edge_cases(&*db, DIRECTORY).await;
     conformance::model_based(&*db, DIRECTORY, 32).await;
     conformance::concurrent_writers(Arc::clone(&db)).await;
     conformance::keys_listing(&*db, DIRECTORY).await;
@@ -83,6 +85,8 @@ async fn background_write_memory() {
     // Events come from the background task, after the call returned.
     let caps = Capabilities {
         async_events: true,
+        max_key: None,
+        max_value: None,
         ..Capabilities::ALL
     };
     conformance::run_all(Arc::new(db), caps).await;

@@ -18,6 +18,8 @@ const CAPS: Capabilities = Capabilities {
     keys: true,
     events: true,
     async_events: true,
+    max_key: None,
+    max_value: None,
 };
 
 /// A database under a prefix and channel of its own, so tests share a server safely.

@@ -23,6 +23,8 @@ const CAPS: Capabilities = Capabilities {
     keys: true,
     events: true,
     async_events: true,
+    max_key: None,
+    max_value: None,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

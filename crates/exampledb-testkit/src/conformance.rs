@@ -29,6 +29,12 @@ pub struct Capabilities {
     /// Events arrive asynchronously (file watching, pub/sub): the listener check waits for
     /// them instead of expecting them before the write returns.
     pub async_events: bool,
+    /// The longest key the store accepts (DynamoDB: its partition key less the prefix):
+    /// the edge cases use it, and check that a longer key is `Error::TooLarge`.
+    pub max_key: Option<usize>,
+    /// A value size the store accepts (1 MiB is used without a limit); a value an eighth
+    /// larger must be `Error::TooLarge` (servers count item sizes slightly differently).
+    pub max_value: Option<usize>,
 }
 
 impl Capabilities {
@@ -37,6 +43,8 @@ impl Capabilities {
         keys: true,
         events: true,
         async_events: false,
+        max_key: None,
+        max_value: None,
     };
 }
 
@@ -68,7 +76,7 @@ async fn fetch_set(db: &dyn ExampleDatabase, k: &[u8]) -> BTreeSet<Vec<u8>> {
 /// Runs every check the capabilities allow.
 pub async fn run_all(db: Arc<dyn ExampleDatabase>, caps: Capabilities) {
     basic_semantics(&*db).await;
-    edge_cases(&*db).await;
+    edge_cases(&*db, caps).await;
     model_based(&*db, caps, 64).await;
     concurrent_writers(Arc::clone(&db)).await;
     keys_listing(&*db, caps).await;
@@ -133,11 +141,16 @@ fn set(values: &[&[u8]]) -> BTreeSet<Vec<u8>> {
 
 /// Keys and values a naive backend mishandles: empty, NUL, path syntax, non-UTF-8, long,
 /// and a 1 MiB value.
-pub async fn edge_cases(db: &dyn ExampleDatabase) {
+pub async fn edge_cases(db: &dyn ExampleDatabase, caps: Capabilities) {
     let p = unique_prefix();
-    let big: Vec<u8> = (0..1024 * 1024u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
+    let big_len = caps.max_value.map_or(1024 * 1024, |m| m.min(1024 * 1024));
+    let patterned = |len: usize| -> Vec<u8> {
+        (0..len as u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect()
+    };
+    let big = patterned(big_len);
+    let long_key = caps.max_key.map_or(4096, |m| m.min(4096)) - p.len();
     let keys: Vec<Vec<u8>> = vec![
         p.clone(), // the bare prefix: as close to the empty key as a shared store allows
         key(&p, b"/"),
@@ -146,8 +159,24 @@ pub async fn edge_cases(db: &dyn ExampleDatabase) {
         key(&p, b"\0"),
         key(&p, b"a\0b"),
         key(&p, &[0xff, 0xfe, 0x80]),
-        key(&p, &[b'k'; 4096]),
+        key(&p, &vec![b'k'; long_key]),
     ];
+    // Over a store's limits: refused (before anything is stored, for sizes the backend
+    // can tell).
+    if let Some(max) = caps.max_value {
+        let err = db
+            .save(&key(&p, b"v"), &patterned(max + max / 8 + 1))
+            .await
+            .expect_err("a value over the limit");
+        assert!(matches!(err, Error::TooLarge { .. }), "{err:?}");
+    }
+    if let Some(max) = caps.max_key {
+        let err = db
+            .save(&vec![b'k'; max + 1], b"v")
+            .await
+            .expect_err("a key over the limit");
+        assert!(matches!(err, Error::TooLarge { .. }), "{err:?}");
+    }
     let values: Vec<Vec<u8>> = vec![
         vec![],
         vec![0],

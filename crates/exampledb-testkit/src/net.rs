@@ -5,8 +5,8 @@
 //!   never answers ([`ProxyMode::Hang`]), as a server that stopped or froze; it also
 //!   counts connections, so a test can see how many requests were in flight at once.
 //! - [`HttpStub`]: a tiny HTTP/1.1 server whose every answer a test chooses (a service's
-//!   error bodies, HTML, bytes that are not HTTP at all, silence), counting the requests
-//!   it received.
+//!   error bodies, HTML, bytes that are not HTTP at all, silence, a body that trickles),
+//!   counting the requests it received.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -280,6 +280,20 @@ pub enum StubReply {
     Raw(Vec<u8>),
     /// No answer; the connection stays open until the stub is dropped.
     Silence,
+    /// A well-formed head (`Content-Length` is added, for the whole body), then the body
+    /// one byte per `pause` (a server or network that trickles; with a long pause, one
+    /// that goes silent after the head), until it is sent, the client goes or the stub is
+    /// dropped.
+    Trickle {
+        /// The status code.
+        status: u16,
+        /// Extra headers.
+        headers: Vec<(String, String)>,
+        /// The body.
+        body: Vec<u8>,
+        /// The pause before each byte of the body.
+        pause: Duration,
+    },
 }
 
 impl StubReply {
@@ -397,13 +411,8 @@ fn serve(stream: TcpStream, shared: &StubShared) {
                 headers,
                 body,
             } => {
-                let mut head = format!("HTTP/1.1 {status} Stub\r\n");
-                for (n, v) in &headers {
-                    head.push_str(&format!("{n}: {v}\r\n"));
-                }
                 // A HEAD answer carries no body, but says how long it would be.
-                head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-                let mut bytes = head.into_bytes();
+                let mut bytes = response_head(status, &headers, body.len()).into_bytes();
                 if request.method != "HEAD" {
                     bytes.extend_from_slice(&body);
                 }
@@ -427,7 +436,49 @@ fn serve(stream: TcpStream, shared: &StubShared) {
                 lock(&shared.held).push(out);
                 return;
             }
+            StubReply::Trickle {
+                status,
+                headers,
+                body,
+                pause,
+            } => {
+                let head = response_head(status, &headers, body.len());
+                if out.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                for byte in body {
+                    if !sleep_unless_stopped(pause, shared) || out.write_all(&[byte]).is_err() {
+                        let _ = out.shutdown(Shutdown::Both);
+                        return;
+                    }
+                }
+            }
         }
+    }
+}
+
+/// An HTTP/1.1 response head: status line, `headers`, `Content-Length: length`.
+fn response_head(status: u16, headers: &[(String, String)], length: usize) -> String {
+    let mut head = format!("HTTP/1.1 {status} Stub\r\n");
+    for (n, v) in headers {
+        head.push_str(&format!("{n}: {v}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {length}\r\n\r\n"));
+    head
+}
+
+/// Sleeps `pause` in short steps; `false` (at once) when the stub is stopped.
+fn sleep_unless_stopped(pause: Duration, shared: &StubShared) -> bool {
+    let deadline = std::time::Instant::now() + pause;
+    loop {
+        if shared.stop.load(Ordering::SeqCst) {
+            return false;
+        }
+        let now = std::time::Instant::now();
+        if now >= deadline {
+            return true;
+        }
+        std::thread::sleep((deadline - now).min(Duration::from_millis(20)));
     }
 }
 

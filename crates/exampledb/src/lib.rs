@@ -18,7 +18,7 @@
 //! | `redis-cluster`, `redis-tls` | Redis Cluster (`?cluster=true`); TLS | `rediss://` | available |
 //! | `github` | `exampledb::github::GitHubArtifactDatabase`: CI's GitHub Actions artifact, read-only, cached | `github://OWNER/REPO[/ARTIFACT]` | available (`exampledb-github`) |
 //! | `s3` | `exampledb::s3::S3Database`: the directory layout as objects in a bucket | `s3://BUCKET[/PREFIX]` | available (`exampledb-s3`) |
-//! | `dynamodb` | DynamoDB table | `dynamodb://TABLE` | not built yet |
+//! | `dynamodb` | `exampledb::dynamodb::DynamoDatabase`: one item per value, TTL, Streams events | `dynamodb://TABLE` | available (`exampledb-dynamodb`) |
 //! | `full` | all of the above | | |
 //!
 //! ## Opening a database from a string
@@ -73,6 +73,12 @@ pub mod redis {
 #[cfg(feature = "s3")]
 pub mod s3 {
     pub use exampledb_s3::{S3Database, S3DatabaseBuilder};
+}
+
+/// The DynamoDB backend ([`exampledb_dynamodb`]), with the `dynamodb` feature.
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb {
+    pub use exampledb_dynamodb::{DynamoDatabase, DynamoDatabaseBuilder};
 }
 
 /// The GitHub Actions artifact backend ([`exampledb_github`]), with the `github` feature.

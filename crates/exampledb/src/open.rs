@@ -51,7 +51,7 @@ pub fn open(url: &str) -> Result<Box<dyn ExampleDatabase>> {
 /// | `rediss://...` (TLS) | the same | `redis-tls` |
 /// | `github://OWNER/REPO[/ARTIFACT]` | `exampledb::github::GitHubArtifactDatabase` | `github` |
 /// | `s3://BUCKET[/PREFIX]` | `exampledb::s3::S3Database` (the AWS chain for credentials) | `s3` |
-/// | `dynamodb://TABLE` | not built yet | `dynamodb` |
+/// | `dynamodb://TABLE` | `exampledb::dynamodb::DynamoDatabase` (the AWS chain for credentials) | `dynamodb` |
 /// | `readonly:URL` | any of the above in [`ReadOnly`] | |
 /// | `URL;URL;...` | the members in [`Multiplexed`] (the recipe) | |
 ///
@@ -196,10 +196,7 @@ fn open_store(spec: &str, options: &[(String, String)]) -> Result<Arc<dyn Exampl
         "redis" | "rediss" => redis(spec, &scheme, options),
         "github" => github(spec, options),
         "s3" => s3(spec, options),
-        "dynamodb" => Err(invalid(
-            FACADE,
-            "dynamodb:// databases are not built yet: the exampledb-dynamodb crate (feature `dynamodb`) is planned",
-        )),
+        "dynamodb" => dynamodb(spec, options),
         other => Err(invalid(
             FACADE,
             format!(
@@ -294,11 +291,25 @@ fn s3(_spec: &str, _options: &[(String, String)]) -> Result<Arc<dyn ExampleDatab
     Err(feature_missing("s3://", "s3"))
 }
 
+#[cfg(feature = "dynamodb")]
+fn dynamodb(spec: &str, options: &[(String, String)]) -> Result<Arc<dyn ExampleDatabase>> {
+    built(
+        exampledb_dynamodb::DynamoDatabaseBuilder::from_env().with_url(spec)?,
+        options,
+    )
+}
+
+#[cfg(not(feature = "dynamodb"))]
+fn dynamodb(_spec: &str, _options: &[(String, String)]) -> Result<Arc<dyn ExampleDatabase>> {
+    Err(feature_missing("dynamodb://", "dynamodb"))
+}
+
 #[cfg(any(
     not(feature = "redis"),
     not(feature = "github"),
     not(feature = "redis-tls"),
-    not(feature = "s3")
+    not(feature = "s3"),
+    not(feature = "dynamodb")
 ))]
 fn feature_missing(what: &str, feature: &str) -> exampledb_core::Error {
     invalid(

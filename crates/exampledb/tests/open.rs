@@ -2,7 +2,12 @@
 //! conformance suite on databases opened by URL. Needs the facade's features (`cargo
 //! xtask integration-test` builds with all of them; `without_features.rs` covers the
 //! messages when they are off).
-#![cfg(all(feature = "redis", feature = "github", feature = "s3"))]
+#![cfg(all(
+    feature = "redis",
+    feature = "github",
+    feature = "s3",
+    feature = "dynamodb"
+))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -18,6 +23,8 @@ const DIRECTORY: Capabilities = Capabilities {
     keys: true,
     events: true,
     async_events: true,
+    max_key: None,
+    max_value: None,
 };
 
 fn arc(db: Box<dyn ExampleDatabase>) -> Arc<dyn ExampleDatabase> {
@@ -103,6 +110,8 @@ async fn conformance_on_databases_opened_by_url() {
             keys: true,
             events: true,
             async_events: true,
+            max_key: None,
+            max_value: None,
         },
     )
     .await;
@@ -131,7 +140,8 @@ fn bad_urls_give_errors_naming_the_problem() {
         (&format!("{dir};"), "empty"),
         ("s3://Bad_Bucket/prefix", "bucket"),
         ("s3://bucket/prefix?colour=red", "unknown option \"colour\""),
-        ("dynamodb://table", "not built yet"),
+        ("dynamodb://Bad/Table", "table"),
+        ("dynamodb://table?colour=red", "unknown option \"colour\""),
         (
             "redis://127.0.0.1:6379?expire_after=forever",
             "expire_after",

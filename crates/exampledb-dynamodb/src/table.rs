@@ -1,0 +1,237 @@
+//! [`DynamoDatabase::ensure_table`]: the table as the database needs it.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    StreamSpecification, StreamViewType, TableDescription, TableStatus, TimeToLiveSpecification,
+    TimeToLiveStatus,
+};
+use exampledb_core::{Error, ErrorKind, Operation, Result};
+
+use crate::database::DynamoDatabase;
+use crate::item::{EXPIRES, PARTITION, SORT};
+use crate::BACKEND;
+
+/// How long to wait for a new table to become active.
+const ACTIVE_WAIT: Duration = Duration::from_secs(120);
+
+impl DynamoDatabase {
+    /// Creates the table if it does not exist: partition key `k` and sort key `h`
+    /// (binary), on-demand billing, a stream with new and old images, and time to live on
+    /// `exp`. If it exists, checks it and returns [`ErrorKind::InvalidData`] saying
+    /// precisely what differs (its billing mode is left as it is). Needs
+    /// `dynamodb:DescribeTable`, `DescribeTimeToLive`, and to create it `CreateTable` and
+    /// `UpdateTimeToLive`.
+    pub async fn ensure_table(&self) -> Result<()> {
+        let inner = self.inner();
+        let client = inner.clients.tables().await?;
+        let described = client
+            .describe_table()
+            .table_name(&inner.table)
+            .send()
+            .await;
+        let table = match described {
+            Ok(out) => out.table().cloned(),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                self.create_table().await?;
+                return Ok(());
+            }
+            Err(e) => return Err(inner.clients.error(Operation::Open, e)),
+        };
+        let mut differences = table.as_ref().map(schema_differences).unwrap_or_default();
+        if let Some(ttl) = self.ttl_difference().await? {
+            differences.push(ttl);
+        }
+        if differences.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Backend {
+            backend: BACKEND,
+            operation: Operation::Open,
+            location: inner.clients.location.clone(),
+            kind: ErrorKind::InvalidData,
+            temporary: false,
+            source: format!(
+                "the table is not as an example database needs it: {}",
+                differences.join("; ")
+            )
+            .into(),
+        })
+    }
+
+    async fn create_table(&self) -> Result<()> {
+        let inner = self.inner();
+        let client = inner.clients.tables().await?;
+        let attribute = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::B)
+                .build()
+        };
+        let key = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+        };
+        let schema_error = |e: aws_sdk_dynamodb::error::BuildError| Error::Backend {
+            backend: BACKEND,
+            operation: Operation::Open,
+            location: inner.clients.location.clone(),
+            kind: ErrorKind::Other,
+            temporary: false,
+            source: Box::new(e),
+        };
+        let created = client
+            .create_table()
+            .table_name(&inner.table)
+            .attribute_definitions(attribute(PARTITION).map_err(schema_error)?)
+            .attribute_definitions(attribute(SORT).map_err(schema_error)?)
+            .key_schema(key(PARTITION, KeyType::Hash).map_err(schema_error)?)
+            .key_schema(key(SORT, KeyType::Range).map_err(schema_error)?)
+            .billing_mode(BillingMode::PayPerRequest)
+            .stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::NewAndOldImages)
+                    .build()
+                    .map_err(schema_error)?,
+            )
+            .send()
+            .await;
+        match created {
+            Ok(_) => {}
+            // Another process created it at the same moment: wait for it as for ours.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_in_use_exception()) => {}
+            Err(e) => return Err(inner.clients.error(Operation::Open, e)),
+        }
+        self.wait_until_active().await?;
+        let enabled = client
+            .update_time_to_live()
+            .table_name(&inner.table)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .enabled(true)
+                    .attribute_name(EXPIRES)
+                    .build()
+                    .map_err(schema_error)?,
+            )
+            .send()
+            .await;
+        match enabled {
+            Ok(_) => Ok(()),
+            // Already enabled (by a process that created the table at the same moment)?
+            Err(e) => match self.ttl_difference().await? {
+                None => Ok(()),
+                Some(_) => Err(inner.clients.error(Operation::Open, e)),
+            },
+        }
+    }
+
+    async fn wait_until_active(&self) -> Result<()> {
+        let inner = self.inner();
+        let client = inner.clients.tables().await?;
+        let deadline = tokio::time::Instant::now() + ACTIVE_WAIT;
+        loop {
+            let described = client
+                .describe_table()
+                .table_name(&inner.table)
+                .send()
+                .await
+                .map_err(|e| inner.clients.error(Operation::Open, e))?;
+            if described.table().and_then(TableDescription::table_status)
+                == Some(&TableStatus::Active)
+            {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(Error::Timeout {
+                    backend: BACKEND,
+                    operation: Operation::Open,
+                    location: inner.clients.location.clone(),
+                    after: ACTIVE_WAIT,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// What is wrong with the table's time to live, if anything.
+    async fn ttl_difference(&self) -> Result<Option<String>> {
+        let inner = self.inner();
+        let client = inner.clients.tables().await?;
+        let described = client
+            .describe_time_to_live()
+            .table_name(&inner.table)
+            .send()
+            .await
+            .map_err(|e| inner.clients.error(Operation::Open, e))?;
+        let ttl = described.time_to_live_description();
+        let status = ttl.and_then(|t| t.time_to_live_status());
+        let attribute = ttl.and_then(|t| t.attribute_name());
+        let enabled = matches!(
+            status,
+            Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+        );
+        Ok(match (enabled, attribute) {
+            (true, Some(EXPIRES)) => None,
+            (true, Some(other)) => Some(format!(
+                "time to live is on the attribute {other:?}, not {EXPIRES:?}"
+            )),
+            _ => Some(format!("time to live is not enabled (on {EXPIRES:?})")),
+        })
+    }
+}
+
+/// How `table`'s keys and stream differ from what the database needs.
+fn schema_differences(table: &TableDescription) -> Vec<String> {
+    let mut out = Vec::new();
+    let key_of = |kind: KeyType| {
+        table
+            .key_schema()
+            .iter()
+            .find(|k| *k.key_type() == kind)
+            .map(|k| k.attribute_name().to_owned())
+    };
+    let type_of = |name: &str| {
+        table
+            .attribute_definitions()
+            .iter()
+            .find(|a| a.attribute_name() == name)
+            .map(|a| a.attribute_type().as_str().to_owned())
+    };
+    for (kind, want, what) in [
+        (KeyType::Hash, PARTITION, "partition key"),
+        (KeyType::Range, SORT, "sort key"),
+    ] {
+        match key_of(kind) {
+            Some(name) if name == want => {
+                if let Some(t) = type_of(want).filter(|t| t != "B") {
+                    out.push(format!(
+                        "the {what} {want:?} is of type {t}, not B (binary)"
+                    ));
+                }
+            }
+            Some(name) => out.push(format!("the {what} is {name:?}, not {want:?}")),
+            None => out.push(format!("there is no {what} (want {want:?}, binary)")),
+        }
+    }
+    match table.stream_specification() {
+        Some(spec) if spec.stream_enabled() => {
+            if spec.stream_view_type() != Some(&StreamViewType::NewAndOldImages) {
+                out.push(format!(
+                    "the stream shows {}, not NEW_AND_OLD_IMAGES",
+                    spec.stream_view_type().map_or("nothing", |v| v.as_str())
+                ));
+            }
+        }
+        _ => out.push("there is no stream (want one with NEW_AND_OLD_IMAGES)".to_owned()),
+    }
+    out
+}
