@@ -1,5 +1,5 @@
-//! The S3 requests the database makes, each one SDK call: conditional put, list, get,
-//! head, delete, copy. The client is made on first use (the AWS chain is read then).
+//! The S3 requests the database makes, each one SDK call: put (conditional or not), list,
+//! get, head, delete, copy. The client is made on first use (the AWS chain is read then).
 
 use std::time::Duration;
 
@@ -7,15 +7,54 @@ use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation}
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use bytes::Bytes;
-use exampledb_aws::{AwsSettings, RequestCounter, WebPageGuard};
+use exampledb_aws::{AnswerCheck, AwsSettings, Expect, RequestCounter, WebPageGuard};
 use exampledb_core::{Error, Operation, Result};
 use tokio::sync::OnceCell;
 
 use crate::error::{s3_error, Failure};
+use crate::BACKEND;
 
-/// Attempts at a conditional put that the server answers with 409 (a concurrent
-/// conditional write to the same name).
+/// Attempts at a PutObject that the server answers with 409 (a concurrent conditional
+/// write to the same name).
 const CONFLICT_ATTEMPTS: usize = 5;
+
+/// The longest a GetObject may take, its body included, when the user's own client has no
+/// operation timeout.
+const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What every S3 server sends with a successful answer (AWS, MinIO, Ceph, R2, moto and
+/// `s3s-fs` alike): without it the endpoint is not S3, and a write it "accepted" stored
+/// nothing. `DeleteObject` answers 204 (moto and `s3s-fs` with no header of S3's at all);
+/// a server answering 200 must say it is S3 with an `x-amz-*` header (`x-amz-request-id`).
+/// `CopyObject`'s `CopyObjectResult` is checked on the parsed answer.
+const S3_ANSWERS: &[(&str, Expect)] = &[
+    ("PutObject", Expect::Header("etag")),
+    ("GetObject", Expect::Header("etag")),
+    ("HeadObject", Expect::Header("etag")),
+    ("ListObjectsV2", Expect::BodyContains("ListBucketResult")),
+    ("DeleteObject", Expect::StatusOrHeaderPrefix(204, "x-amz")),
+];
+
+/// What a GetObject found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Object {
+    /// The object's content.
+    Found(Bytes),
+    /// Nothing there (deleted since it was listed).
+    Missing,
+    /// Larger than the largest value: not read (a warning was logged).
+    TooLarge,
+}
+
+impl Object {
+    /// The content, when the object was found and read.
+    pub(crate) fn found(self) -> Option<Bytes> {
+        match self {
+            Object::Found(content) => Some(content),
+            Object::Missing | Object::TooLarge => None,
+        }
+    }
+}
 
 /// How the client is made.
 #[derive(Debug)]
@@ -34,8 +73,13 @@ pub(crate) struct Store {
     source: Source,
     path_style: Option<bool>,
     client: OnceCell<Client>,
+    /// The endpoint the client sends to, when one was set (for errors; never user info,
+    /// which the settings refuse).
+    endpoint: std::sync::OnceLock<Option<String>>,
     pub(crate) counter: RequestCounter,
     pub(crate) max_value_size: u64,
+    /// The longest a GetObject may take, its body included: the operation timeout.
+    read_timeout: Duration,
 }
 
 impl Store {
@@ -46,14 +90,24 @@ impl Store {
         path_style: Option<bool>,
         max_value_size: u64,
     ) -> Self {
+        let read_timeout = match &source {
+            Source::Settings(settings) => settings.operation_timeout_value(),
+            Source::Given(client) => client
+                .config()
+                .timeout_config()
+                .and_then(|t| t.operation_timeout())
+                .unwrap_or(DEFAULT_READ_TIMEOUT),
+        };
         Store {
             bucket,
             location,
             source,
             path_style,
             client: OnceCell::new(),
+            endpoint: std::sync::OnceLock::new(),
             counter: RequestCounter::default(),
             max_value_size,
+            read_timeout,
         }
     }
 
@@ -72,9 +126,11 @@ impl Store {
                                 "no region: set AWS_REGION (or a profile's region), or the region option",
                             ));
                         }
-                        let path_style = self
-                            .path_style
-                            .unwrap_or(settings.endpoint_value().is_some() || sdk.endpoint_url().is_some());
+                        let endpoint = settings.endpoint_value().or(sdk.endpoint_url());
+                        let _ = self
+                            .endpoint
+                            .set(endpoint.map(exampledb_core::config::without_secrets));
+                        let path_style = self.path_style.unwrap_or(endpoint.is_some());
                         aws_sdk_s3::config::Builder::from(&sdk).force_path_style(path_style)
                     }
                 };
@@ -83,6 +139,8 @@ impl Store {
                     // An endpoint answering web pages is not S3, whatever the status
                     // (GetObject answers with the object's own content type).
                     .interceptor(WebPageGuard::new(&["GetObject"]))
+                    // Nor is one whose successes lack what S3 always sends.
+                    .interceptor(AnswerCheck::new(S3_ANSWERS))
                     // Only what a request needs: S3-compatible servers differ in the
                     // optional checksums they understand.
                     .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
@@ -95,8 +153,30 @@ impl Store {
             .await
     }
 
-    fn error(&self, operation: Operation, failure: Failure) -> Error {
-        s3_error(operation, &self.location, failure)
+    /// The error for `failure` while doing `operation`, naming the location (and, for a
+    /// region mismatch, the client's region and endpoint).
+    pub(crate) fn error(&self, operation: Operation, failure: Failure) -> Error {
+        let region = self
+            .client
+            .get()
+            .and_then(|c| c.config().region())
+            .map(|r| r.as_ref().to_owned());
+        let endpoint = self.endpoint.get().cloned().flatten();
+        s3_error(
+            operation,
+            &self.location,
+            failure,
+            region.as_deref(),
+            endpoint.as_deref(),
+        )
+    }
+
+    /// Writes `body` at `name`, replacing what is there (the meta-keys entries: written
+    /// again so that their age, which lifecycle expiry counts, restarts).
+    pub(crate) async fn put(&self, operation: Operation, name: &str, body: &[u8]) -> Result<()> {
+        self.put_object(operation, name, body, false)
+            .await
+            .map(drop)
     }
 
     /// Writes `body` at `name` unless an object is there (`If-None-Match: *`). `Ok(true)`
@@ -109,6 +189,20 @@ impl Store {
         name: &str,
         body: &[u8],
     ) -> Result<bool> {
+        self.put_object(operation, name, body, true).await
+    }
+
+    /// One PutObject, with `If-None-Match: *` when `if_absent` (then 412 is `Ok(false)`),
+    /// tried again a few times when S3 answers 409 (another write to the same name,
+    /// conditional or racing a conditional one, is in progress): the SDK does not retry
+    /// it.
+    async fn put_object(
+        &self,
+        operation: Operation,
+        name: &str,
+        body: &[u8],
+        if_absent: bool,
+    ) -> Result<bool> {
         let client = self.client().await?;
         let body = Bytes::copy_from_slice(body);
         let mut attempt = 0;
@@ -118,15 +212,15 @@ impl Store {
                 .put_object()
                 .bucket(&self.bucket)
                 .key(name)
-                .if_none_match("*")
+                .set_if_none_match(if_absent.then(|| "*".to_owned()))
                 .body(ByteStream::from(body.clone()))
                 .send()
                 .await;
             match sent {
                 Ok(_) => return Ok(true),
                 Err(e) => match Failure::of(e) {
-                    f if f.status() == Some(412) => return Ok(false),
-                    // A conditional write racing another to the same name.
+                    f if if_absent && f.status() == Some(412) => return Ok(false),
+                    // A write racing another (a conditional one) to the same name.
                     f if f.status() == Some(409) && attempt < CONFLICT_ATTEMPTS => {
                         tokio::time::sleep(Duration::from_millis(20 * attempt as u64)).await;
                     }
@@ -162,10 +256,28 @@ impl Store {
         }
     }
 
-    /// The object `name`, or `None` when it is not there (deleted since it was listed). An
-    /// object larger than the largest value is skipped with a warning, also `None`.
-    pub(crate) async fn get(&self, operation: Operation, name: &str) -> Result<Option<Bytes>> {
+    /// The object `name`: [`Object::Missing`] when it is not there (deleted since it was
+    /// listed), [`Object::TooLarge`] (with a warning) when it is larger than the largest
+    /// value. The whole request, the body's transfer included, is bounded by the
+    /// operation timeout (the SDK's own bounds only the wait for the answer's head).
+    pub(crate) async fn get(&self, operation: Operation, name: &str) -> Result<Object> {
         let client = self.client().await?;
+        match tokio::time::timeout(self.read_timeout, self.get_with(client, operation, name)).await
+        {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::debug!(object = name, bucket = %self.bucket, timeout = ?self.read_timeout, "GetObject timed out");
+                Err(Error::Timeout {
+                    backend: BACKEND,
+                    operation,
+                    location: self.location.clone(),
+                    after: self.read_timeout,
+                })
+            }
+        }
+    }
+
+    async fn get_with(&self, client: &Client, operation: Operation, name: &str) -> Result<Object> {
         let answer = client
             .get_object()
             .bucket(&self.bucket)
@@ -177,7 +289,7 @@ impl Store {
             Err(e) => {
                 let failure = Failure::of(e);
                 if failure.is_absent_object() {
-                    return Ok(None);
+                    return Ok(Object::Missing);
                 }
                 return Err(self.error(operation, failure));
             }
@@ -186,15 +298,15 @@ impl Store {
             .content_length()
             .is_some_and(|n| u64::try_from(n).unwrap_or(0) > self.max_value_size)
         {
-            tracing::warn!(object = name, bucket = %self.bucket, "skipping an object larger than max_value_size");
-            return Ok(None);
+            tracing::warn!(object = name, bucket = %self.bucket, size = output.content_length(), limit = self.max_value_size, "skipping an object larger than max_value_size");
+            return Ok(Object::TooLarge);
         }
         let body = output
             .body
             .collect()
             .await
             .map_err(|e| self.error(operation, Failure::body(e)))?;
-        Ok(Some(body.into_bytes()))
+        Ok(Object::Found(body.into_bytes()))
     }
 
     /// Whether the object `name` is there.
@@ -243,6 +355,12 @@ impl Store {
             .send()
             .await;
         match sent {
+            // S3 always answers a copy with a CopyObjectResult holding the new ETag.
+            Ok(out) if out.copy_object_result().and_then(|r| r.e_tag()).is_none() => Err(self
+                .error(
+                    operation,
+                    Failure::not_s3("CopyObject answered without a CopyObjectResult"),
+                )),
             Ok(_) => Ok(true),
             Err(e) => {
                 let failure = Failure::of(e);

@@ -20,6 +20,7 @@ pub const S3_OPTIONS: &[&str] = &[
     "fetch_concurrency",
     "poll_interval",
     "max_value_size",
+    "metakeys_refresh",
 ];
 
 /// How many GetObjects one fetch runs at once, by default.
@@ -28,6 +29,9 @@ pub const DEFAULT_FETCH_CONCURRENCY: usize = 32;
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
 /// The largest value saved or read, by default: 64 MiB, as the directory database.
 pub const DEFAULT_MAX_VALUE_SIZE: u64 = 64 << 20;
+/// How long a key's meta-keys entry this process wrote is trusted to still be there, by
+/// default: one hour (far below S3's shortest expiry, one day).
+pub const DEFAULT_METAKEYS_REFRESH: Duration = Duration::from_secs(3600);
 
 /// Settings for an [`S3Database`]; see [`S3Database::builder`] and the
 /// [crate documentation](crate) for the options.
@@ -41,6 +45,7 @@ pub struct S3DatabaseBuilder {
     pub(crate) fetch_concurrency: usize,
     pub(crate) poll_interval: Duration,
     pub(crate) max_value_size: u64,
+    pub(crate) metakeys_refresh: Duration,
 }
 
 impl fmt::Debug for S3DatabaseBuilder {
@@ -54,6 +59,7 @@ impl fmt::Debug for S3DatabaseBuilder {
             .field("fetch_concurrency", &self.fetch_concurrency)
             .field("poll_interval", &self.poll_interval)
             .field("max_value_size", &self.max_value_size)
+            .field("metakeys_refresh", &self.metakeys_refresh)
             .finish()
     }
 }
@@ -69,6 +75,7 @@ impl S3DatabaseBuilder {
             fetch_concurrency: DEFAULT_FETCH_CONCURRENCY,
             poll_interval: DEFAULT_POLL_INTERVAL,
             max_value_size: DEFAULT_MAX_VALUE_SIZE,
+            metakeys_refresh: DEFAULT_METAKEYS_REFRESH,
         }
     }
 
@@ -109,13 +116,15 @@ impl S3DatabaseBuilder {
             ));
         }
         let rest = parsed.rest();
-        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        if bucket.contains('@') {
+        // User info (`s3://KEY:SECRET@bucket`): anywhere before the query, since a secret
+        // may hold `/`. Never echoed. A prefix holding `@` writes it `%40`.
+        if rest.contains('@') {
             return Err(invalid(
                 BACKEND,
-                "credentials do not belong in URLs (logs, shell history): use the AWS chain (from_env) or credentials()",
+                "the URL holds user info (an '@' before the query): credentials do not belong in URLs (logs, shell history): use the AWS chain (from_env) or credentials(); write an '@' of a prefix as %40",
             ));
         }
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         let prefix = percent_decode(BACKEND, prefix)?;
         let mut builder = self.bucket(bucket).prefix(prefix);
         for (key, value) in parsed.options() {
@@ -226,9 +235,21 @@ impl S3DatabaseBuilder {
         self
     }
 
+    /// How long this process trusts that a key's meta-keys entry it wrote is still there
+    /// (default 1 hour): a save under the key writes the entry again (one more
+    /// PutObject) once this process's last write of it is that old or from an earlier
+    /// UTC day. So an entry removed behind the database's back (by lifecycle expiry, by
+    /// `aws s3 sync --delete` after Python Hypothesis deleted the key) comes back, and
+    /// with [`expire_after`](crate::S3Database::expire_after) a key's entry never expires
+    /// before the values this process saved under it. Zero writes it at every save.
+    pub fn metakeys_refresh(mut self, refresh: Duration) -> Self {
+        self.metakeys_refresh = refresh;
+        self
+    }
+
     /// Sets one option by name: the shared AWS ones (`region`, `endpoint`, `profile`,
     /// `connect_timeout`, `operation_timeout`, `max_attempts`) and `path_style`,
-    /// `fetch_concurrency`, `poll_interval`, `max_value_size`.
+    /// `fetch_concurrency`, `poll_interval`, `max_value_size`, `metakeys_refresh`.
     pub fn with_option(mut self, key: &str, value: &str) -> Result<Self> {
         if self.aws.set_option(BACKEND, key, value)? {
             return Ok(self);
@@ -241,6 +262,7 @@ impl S3DatabaseBuilder {
             }
             "poll_interval" => self.poll_interval(parse_duration(BACKEND, key, value)?),
             "max_value_size" => self.max_value_size(parse_size(BACKEND, key, value)?),
+            "metakeys_refresh" => self.metakeys_refresh(parse_duration(BACKEND, key, value)?),
             _ => {
                 let known: Vec<&str> = AWS_OPTIONS.iter().chain(S3_OPTIONS).copied().collect();
                 return Err(exampledb_core::config::unknown_option(BACKEND, key, &known));
@@ -314,6 +336,7 @@ impl DatabaseBuilder for S3DatabaseBuilder {
         "fetch_concurrency",
         "poll_interval",
         "max_value_size",
+        "metakeys_refresh",
     ];
 
     fn with_option(self, key: &str, value: &str) -> Result<Self> {

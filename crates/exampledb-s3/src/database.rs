@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -11,9 +11,9 @@ use exampledb_aws::AwsSettings;
 use exampledb_core::backend::ChangeHub;
 use exampledb_core::layout::{self, Entry, METAKEYS_KEY};
 use exampledb_core::{ChangeEvent, ChangeStream, Error, ExampleDatabase, Operation, Result};
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::{Stream, StreamExt, TryStreamExt};
 
-use crate::client::{Source, Store};
+use crate::client::{Object, Source, Store};
 use crate::config::S3DatabaseBuilder;
 use crate::watch::{self, Watch};
 use crate::BACKEND;
@@ -33,9 +33,10 @@ pub(crate) struct Inner {
     pub(crate) prefix: String,
     fetch_concurrency: usize,
     pub(crate) poll_interval: Duration,
-    /// Keys whose meta-keys entry this process wrote (or found written).
-    /// (Concurrent first saves under one key wait for one write of the entry.)
-    recorded: Mutex<HashMap<Bytes, Arc<tokio::sync::OnceCell<()>>>>,
+    metakeys_refresh: Duration,
+    /// Keys whose meta-keys entry this process wrote, and when. (Concurrent saves under
+    /// one key wait for one write of the entry.)
+    recorded: Mutex<HashMap<Bytes, Arc<tokio::sync::Mutex<Option<Written>>>>>,
     pub(crate) hub: ChangeHub,
     /// What the listener knows; this process's own changes are recorded in it as they
     /// are made, so the poller does not report them a second time.
@@ -54,6 +55,59 @@ impl fmt::Debug for S3Database {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// When this process last wrote a key's meta-keys entry.
+#[derive(Debug, Clone, Copy)]
+struct Written {
+    at: Instant,
+    /// The UTC day (days since the Unix epoch) it was written on.
+    day: u64,
+}
+
+/// Days since the Unix epoch, UTC, now.
+fn utc_day() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400)
+}
+
+impl Written {
+    fn now() -> Self {
+        Written {
+            at: Instant::now(),
+            day: utc_day(),
+        }
+    }
+
+    /// Whether the entry needs no writing yet: written less than `refresh` ago, and on the
+    /// same UTC day (S3 expires an object at the first midnight UTC after its age passes
+    /// the rule's days, so an entry written the same UTC day as a value never expires
+    /// before it).
+    fn is_fresh(&self, refresh: Duration) -> bool {
+        self.at.elapsed() < refresh && self.day == utc_day()
+    }
+}
+
+/// One listing of the prefix, by the layout's rules.
+#[derive(Debug, Default)]
+pub(crate) struct Listing {
+    /// Value objects, by name.
+    pub(crate) values: HashSet<String>,
+    /// Key directories holding at least one value.
+    pub(crate) holding: HashSet<String>,
+    /// Meta-keys entries: key directory -> object name.
+    pub(crate) entries: HashMap<String, String>,
+}
+
+impl Listing {
+    /// The names of the meta-keys entries of key directories holding values (the only
+    /// entries worth reading: by the directory rule, the others name no key).
+    pub(crate) fn entries_of_holding_dirs(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.entries
+            .iter()
+            .filter(|(dir, _)| self.holding.contains(*dir))
+    }
 }
 
 impl S3Database {
@@ -83,6 +137,7 @@ impl S3Database {
                 prefix: settings.prefix,
                 fetch_concurrency: settings.fetch_concurrency,
                 poll_interval: settings.poll_interval,
+                metakeys_refresh: settings.metakeys_refresh,
                 recorded: Mutex::new(HashMap::new()),
                 hub: ChangeHub::new(),
                 watch: Arc::new(Watch::default()),
@@ -125,11 +180,9 @@ impl S3Database {
             .await
             .map(drop)
             .map_err(|e| {
-                crate::error::s3_error(
-                    Operation::Open,
-                    &self.inner.store.location,
-                    crate::error::Failure::of(e),
-                )
+                self.inner
+                    .store
+                    .error(Operation::Open, crate::error::Failure::of(e))
             })
     }
 
@@ -168,26 +221,29 @@ impl Inner {
         })
     }
 
-    /// Writes `key`'s meta-keys entry the first time this process saves under it.
+    /// Writes `key`'s meta-keys entry the first time this process saves under it, and
+    /// again once this process's last write of it is `metakeys_refresh` old or from an
+    /// earlier UTC day. Unconditionally (not `If-None-Match`): an entry removed by
+    /// lifecycle expiry or by `aws s3 sync --delete` comes back, and a rewrite restarts the
+    /// age that expiry counts.
     async fn record(&self, operation: Operation, key: &[u8]) -> Result<()> {
         if key == METAKEYS_KEY {
             return Ok(());
         }
-        let once = Arc::clone(
+        let slot = Arc::clone(
             lock(&self.recorded)
                 .entry(Bytes::copy_from_slice(key))
                 .or_default(),
         );
-        // One PutObject per key per process, even when many saves start at once; a
-        // failed write leaves the cell empty for the next save to try again.
-        once.get_or_try_init(|| async {
-            self.store
-                .put_if_absent(operation, &self.meta_name(key), key)
-                .await
-                .map(drop)
-        })
-        .await
-        .map(drop)
+        // One PutObject per key at a time, even when many saves start at once; a failed
+        // write leaves the record as it was, for the next save to try again.
+        let mut written = slot.lock().await;
+        if written.is_some_and(|w| w.is_fresh(self.metakeys_refresh)) {
+            return Ok(());
+        }
+        self.store.put(operation, &self.meta_name(key), key).await?;
+        *written = Some(Written::now());
+        Ok(())
     }
 
     async fn save(&self, operation: Operation, key: &[u8], value: &[u8]) -> Result<()> {
@@ -246,7 +302,9 @@ impl Inner {
         } else {
             false
         };
-        // The value reaches dest before it leaves src: at no moment is it in neither.
+        // The value reaches dest before it leaves src: for this mover, at no moment is it
+        // in neither. (Two movers of one value in opposite directions can each copy, then
+        // each delete, leaving it in neither: S3 has no atomic rename; see the crate docs.)
         let copied = self
             .store
             .copy(Operation::Move, &src_name, &dest_name)
@@ -281,6 +339,20 @@ impl Inner {
         Ok(())
     }
 
+    /// Reads the objects `names`, up to `fetch_concurrency` at once, as they complete.
+    pub(crate) fn read_objects(
+        &self,
+        operation: Operation,
+        names: Vec<String>,
+    ) -> impl Stream<Item = (String, Result<Object>)> + '_ {
+        futures_util::stream::iter(names)
+            .map(move |name| async move {
+                let read = self.store.get(operation, &name).await;
+                (name, read)
+            })
+            .buffer_unordered(self.fetch_concurrency)
+    }
+
     async fn fetch(&self, key: &[u8]) -> Result<Vec<Bytes>> {
         let names = self
             .store
@@ -290,42 +362,59 @@ impl Inner {
             .into_iter()
             .filter(|n| !matches!(self.classify(n), Entry::Other))
             .collect();
-        let values: Vec<Option<Bytes>> = futures_util::stream::iter(names)
-            .map(|name| async move { self.store.get(Operation::Fetch, &name).await })
-            .buffer_unordered(self.fetch_concurrency)
+        let values: Vec<Object> = self
+            .read_objects(Operation::Fetch, names)
+            .map(|(_, read)| read)
             .try_collect()
             .await?;
-        Ok(values.into_iter().flatten().collect())
+        Ok(values.into_iter().filter_map(Object::found).collect())
     }
 
-    async fn keys(&self) -> Result<Vec<Bytes>> {
-        let names = self.store.list(Operation::Keys, &self.prefix).await?;
-        let mut entries: HashMap<String, String> = HashMap::new();
-        let mut holding: HashSet<String> = HashSet::new();
-        for name in &names {
-            match self.classify(name) {
+    /// One listing of the whole prefix, classified.
+    pub(crate) async fn list_layout(&self, operation: Operation) -> Result<Listing> {
+        let names = self.store.list(operation, &self.prefix).await?;
+        let mut listing = Listing::default();
+        for name in names {
+            match self.classify(&name) {
                 Entry::MetaKey { key_dir } => {
-                    entries.insert(key_dir.to_owned(), name.clone());
+                    let dir = key_dir.to_owned();
+                    listing.entries.insert(dir, name);
                 }
                 Entry::Value { key_dir, .. } => {
-                    holding.insert(key_dir.to_owned());
+                    listing.holding.insert(key_dir.to_owned());
+                    listing.values.insert(name);
                 }
                 Entry::Other => {}
             }
         }
-        let wanted: Vec<String> = entries
-            .iter()
-            .filter(|(dir, _)| holding.contains(*dir))
+        Ok(listing)
+    }
+
+    /// The keys of `listing`, by the directory rule: its meta-keys entries of key
+    /// directories holding values, read concurrently.
+    pub(crate) async fn named_keys(
+        &self,
+        operation: Operation,
+        listing: &Listing,
+    ) -> Result<Vec<Bytes>> {
+        let wanted: Vec<String> = listing
+            .entries_of_holding_dirs()
             .map(|(_, name)| name.clone())
             .collect();
-        let contents: Vec<Option<Bytes>> = futures_util::stream::iter(wanted)
-            .map(|name| async move { self.store.get(Operation::Keys, &name).await })
-            .buffer_unordered(self.fetch_concurrency)
+        let contents: Vec<Object> = self
+            .read_objects(operation, wanted)
+            .map(|(_, read)| read)
             .try_collect()
             .await?;
-        Ok(layout::listed_keys(contents.into_iter().flatten(), |dir| {
-            holding.contains(dir)
-        }))
+        Ok(layout::listed_keys(
+            contents.into_iter().filter_map(Object::found),
+            |dir| listing.holding.contains(dir),
+        ))
+    }
+
+    async fn keys(&self) -> Result<Vec<Bytes>> {
+        let listing = self.list_layout(Operation::Keys).await?;
+        self.named_keys(Operation::Keys, &listing).await
     }
 }
 

@@ -12,6 +12,9 @@ use crate::BACKEND;
 #[derive(Debug)]
 pub(crate) struct Failure {
     classified: Classified,
+    /// The bucket's region, as S3 names it in `x-amz-bucket-region` when the request went
+    /// to the wrong one.
+    bucket_region: Option<String>,
     source: BoxError,
 }
 
@@ -27,13 +30,29 @@ impl Failure {
     where
         E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        let classified = classify(&e);
+        let mut classified = classify(&e);
         let mut message = describe(&e);
         if classified.kind == ErrorKind::Protocol {
-            message.push_str(" (is the endpoint an S3 server?)");
+            message.push_str(" (the endpoint did not answer like S3: is it an S3 server?)");
+        }
+        let bucket_region = e
+            .raw_response()
+            .and_then(|r| r.headers().get("x-amz-bucket-region"))
+            .filter(|r| is_region_name(r))
+            .map(str::to_owned);
+        // S3 answers a HEAD signed for another region than the bucket's with a body-less
+        // 400 (no error code to tell it by) naming the bucket's region in a header.
+        if classified.kind == ErrorKind::Other
+            && classified.status == Some(400)
+            && classified.code.is_none()
+            && bucket_region.is_some()
+        {
+            classified.kind = ErrorKind::InvalidConfig;
+            classified.temporary = false;
         }
         Failure {
             classified,
+            bucket_region,
             source: Box::new(Described { message }),
         }
     }
@@ -46,7 +65,34 @@ impl Failure {
                 status: None,
                 code: None,
             },
+            bucket_region: None,
             source: Box::new(e),
+        }
+    }
+
+    /// A successful answer that S3 would not have sent (`what` says why).
+    pub(crate) fn not_s3(what: &str) -> Self {
+        Failure {
+            classified: Classified {
+                kind: ErrorKind::Protocol,
+                temporary: false,
+                status: None,
+                code: None,
+            },
+            bucket_region: None,
+            source: Box::new(Described {
+                message: format!(
+                    "{what}: the endpoint did not answer like S3 (is it an S3 server?)"
+                ),
+            }),
+        }
+    }
+
+    /// The same failure, its message preceded by what was being done.
+    pub(crate) fn context(self, doing: &str) -> Self {
+        Failure {
+            source: format!("{doing}: {}", self.source).into(),
+            ..self
         }
     }
 
@@ -72,28 +118,57 @@ impl Failure {
     }
 }
 
-/// The error for `failure` while doing `operation` at `location` (`s3://bucket/prefix`).
-pub(crate) fn s3_error(operation: Operation, location: &str, failure: Failure) -> Error {
-    let Failure { classified, source } = failure;
-    let kind = match (classified.kind, classified.code.as_deref()) {
+/// Whether `s` looks like an AWS region name (so that only such is echoed from an answer).
+fn is_region_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// The error for `failure` while doing `operation` at `location` (`s3://bucket/prefix`);
+/// `region` and `endpoint` are the client's (named when the request went to the wrong
+/// place; the endpoint without user info).
+pub(crate) fn s3_error(
+    operation: Operation,
+    location: &str,
+    failure: Failure,
+    region: Option<&str>,
+    endpoint: Option<&str>,
+) -> Error {
+    let Failure {
+        classified,
+        bucket_region,
+        source,
+    } = failure;
+    let source: BoxError = match (classified.kind, classified.code.as_deref()) {
         // A missing bucket is what users get wrong most: say so plainly.
         (ErrorKind::NotFound, Some("NoSuchBucket")) => {
-            return Error::Backend {
-                backend: BACKEND,
-                operation,
-                location: location.to_owned(),
-                kind: ErrorKind::NotFound,
-                temporary: false,
-                source: format!("the bucket does not exist ({source})").into(),
-            }
+            format!("the bucket does not exist ({source})").into()
         }
-        (kind, _) => kind,
+        // A redirect or a refused region: the bucket is not where the client sends.
+        (ErrorKind::InvalidConfig, _) => {
+            let client = match (region, endpoint) {
+                (Some(r), Some(e)) => format!("region {r} at endpoint {e}"),
+                (Some(r), None) => format!("region {r}"),
+                (None, Some(e)) => format!("endpoint {e}"),
+                (None, None) => "the client's region and endpoint".to_owned(),
+            };
+            let bucket = match &bucket_region {
+                Some(b) => format!(
+                    "S3 says the bucket is in region {b}: set region={b} (and leave the endpoint to AWS, or use that region's)"
+                ),
+                None => "set the bucket's region (and its endpoint, if it is not AWS's)".to_owned(),
+            };
+            format!(
+                "the request went to the wrong region or endpoint ({client}): {bucket} ({source})"
+            )
+            .into()
+        }
+        _ => source,
     };
     Error::Backend {
         backend: BACKEND,
         operation,
         location: location.to_owned(),
-        kind,
+        kind: classified.kind,
         temporary: classified.temporary,
         source,
     }

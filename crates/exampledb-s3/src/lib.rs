@@ -55,9 +55,12 @@
 //! | `fetch_concurrency` | GetObjects one fetch runs at once | 32 |
 //! | `poll_interval` | how often `subscribe()` lists the prefix | 2 s |
 //! | `max_value_size` | the largest value saved or read | 64 MiB |
+//! | `metakeys_refresh` | how long a key's meta-keys entry this process wrote is trusted to be there; a save after it writes the entry again ([`S3DatabaseBuilder::metakeys_refresh`]) | 1 h |
 //!
-//! Credentials never go in URLs; they come from the AWS chain, from
-//! [`S3DatabaseBuilder::credentials`], or with your own [`S3DatabaseBuilder::client`].
+//! Credentials never go in URLs (user info in an `s3://` URL or an `endpoint`, an `@`
+//! before the query, is refused without being echoed; write an `@` of a prefix as `%40`);
+//! they come from the AWS chain, from [`S3DatabaseBuilder::credentials`], or with your own
+//! [`S3DatabaseBuilder::client`].
 //!
 //! ## Requests per operation
 //!
@@ -65,10 +68,10 @@
 //!
 //! | operation | requests |
 //! |---|---|
-//! | save | one PutObject with `If-None-Match: *` (412, already stored, is success); the key's meta-keys entry is written once per process, the first time it saves under that key (one more PutObject, shared by saves that start at once) |
+//! | save | one PutObject with `If-None-Match: *` (412, already stored, is success); plus the key's meta-keys entry (one plain PutObject, shared by saves that start at once) the first time the process saves under that key, and again once its last write of it is `metakeys_refresh` (1 h) old or from an earlier UTC day: the first save under a key costs 2 requests, later ones 1 |
 //! | fetch | ListObjectsV2 of the key's directory (one per 1,000 values) and one GetObject per value, up to `fetch_concurrency` at once |
 //! | delete | one DeleteObject (plus a HeadObject while someone listens, to report only real changes) |
-//! | move | one CopyObject to dest (a PutObject when src lacks the value) then one DeleteObject of src (plus a HeadObject while someone listens, and dest's meta-keys entry once per process, as for save); the value is in dest before it leaves src, so at no moment in neither |
+//! | move | one CopyObject to dest then one DeleteObject of src: 2 requests; when src lacks the value, the CopyObject (404) then a PutObject of the value to dest, and nothing to delete: also 2 (plus a HeadObject while someone listens, and dest's meta-keys entry as for save) |
 //! | keys | ListObjectsV2 of the prefix (one per 1,000 objects) plus one GetObject per listed key's meta-keys entry |
 //! | subscribe | one ListObjectsV2 per 1,000 objects each poll interval, while someone listens, plus a GetObject per value (or meta-keys entry) that appeared |
 //!
@@ -76,6 +79,25 @@
 //! conditional. On servers that ignore `If-None-Match` the result is the same (the same
 //! bytes are written again), but a save of a stored value is then reported as a change.
 //! A write is visible whole or not at all: S3 has no partial objects.
+//!
+//! ## Moves
+//!
+//! S3 has no atomic rename: a move is a copy, then a delete. The value reaches dest before
+//! it leaves src, so **a single mover never leaves it in neither key** (a failure between
+//! the two requests leaves it in both). But **two processes moving one value in opposite
+//! directions at the same moment** (A to B and B to A; any cycle) can each copy, then each
+//! delete, **leaving it in neither key**. Concurrent moves without a cycle (several movers
+//! A to B; A to B and B to C) cannot lose it. Where opposite moves can race, use a backend
+//! with atomic moves.
+//!
+//! ## Meta-keys entries
+//!
+//! `keys()`, the listener and [`S3Database::sync_to_directory`] name a key by its meta-keys
+//! entry (a key directory's name is a one-way hash). An entry removed behind the database's
+//! back (lifecycle expiry, `aws s3 sync --delete` after Python Hypothesis deleted the key)
+//! comes back with a save under the key once the saving process's last write of it is
+//! [`metakeys_refresh`](S3DatabaseBuilder::metakeys_refresh) old; until then those do not
+//! see the key (`fetch` does), and `sync_to_directory` warns about its values.
 //!
 //! ## Change events
 //!
@@ -86,18 +108,26 @@
 //!
 //! ## Expiry
 //!
-//! [`S3Database::expire_after`] installs a bucket lifecycle rule for the prefix. **S3
-//! expiry counts from the last write, not the last read** (a stored value is never
-//! written again), unlike Redis, whose TTL every access refreshes.
+//! [`S3Database::expire_after`] installs a bucket lifecycle rule for every object under
+//! `<prefix>/` (databases nested below it included); a database at the bucket's root is
+//! refused (`InvalidConfig`), since its rule would expire the whole bucket. **S3 expiry
+//! counts from the last write, not the last read** (a stored value is never written
+//! again), unlike Redis, whose TTL every access refreshes. Its failures are errors of
+//! [`Operation::Expiry`](exampledb_core::Operation::Expiry).
 //!
 //! ## Errors
 //!
 //! Every error names the backend, `s3://BUCKET/PREFIX` and the operation, with the
 //! [`ErrorKind`](exampledb_core::ErrorKind) a caller acts on: `NotFound` for a missing
 //! bucket, `PermissionDenied` (403), `Unauthenticated` (bad or missing credentials),
-//! `RateLimited` (throttling, retried with bounded backoff first), `Timeout`,
-//! `Unavailable` (connection refused, 5xx) and `Protocol` (an endpoint that is not S3).
-//! No credential appears in any message or `Debug` output.
+//! `RateLimited` (throttling, retried with bounded backoff first), `Timeout` (the
+//! operation timeout bounds each request, an object's body included), `Unavailable`
+//! (connection refused, 5xx, a write conflict that persists), `InvalidConfig` (also a
+//! bucket in another region than the client's: the message says so, with the bucket's
+//! region when S3 names it) and `Protocol` (an endpoint that is not S3: web pages, bytes
+//! that are not HTTP, successes without what S3 always sends, such as a `200 OK` with
+//! plain text to everything, and error answers without an S3 error code). No credential
+//! appears in any message or `Debug` output.
 #![deny(missing_docs)]
 
 mod client;
@@ -109,8 +139,8 @@ mod sync;
 mod watch;
 
 pub use config::{
-    S3DatabaseBuilder, DEFAULT_FETCH_CONCURRENCY, DEFAULT_MAX_VALUE_SIZE, DEFAULT_POLL_INTERVAL,
-    S3_OPTIONS,
+    S3DatabaseBuilder, DEFAULT_FETCH_CONCURRENCY, DEFAULT_MAX_VALUE_SIZE, DEFAULT_METAKEYS_REFRESH,
+    DEFAULT_POLL_INTERVAL, S3_OPTIONS,
 };
 pub use database::S3Database;
 

@@ -5,10 +5,15 @@
 //!
 //! Cost per poll: one ListObjectsV2 per 1,000 objects under the prefix, plus one GetObject
 //! for each value object that appeared (its content is the event's value) and for each
-//! new meta-keys entry (to name its key). A value deleted by another process is reported
-//! with its content when the listener had read it (a bounded cache), else with `None`.
-//! A change undone within one interval (saved and deleted again) is not seen, and changes
-//! made before the first listing completes are part of the baseline, not events.
+//! new meta-keys entry of a key directory holding values (to name its key), up to
+//! `fetch_concurrency` at once (the first poll reads the entries of every key holding
+//! values). An object larger than `max_value_size` is read (its answer's head) once and
+//! warned about once while it stays; it makes no event. A value deleted by another
+//! process is reported with its content when the listener had read it (a bounded cache),
+//! else with `None`. A change undone within one interval (saved and deleted again) is not
+//! seen, and changes made before the first listing completes are part of the baseline,
+//! not events. A read that fails (or takes longer than the operation timeout) is tried
+//! again at the next poll; the other changes of the poll are reported meanwhile.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +23,9 @@ use bytes::Bytes;
 use exampledb_core::backend::{ChangeSink, ListenerGuard};
 use exampledb_core::layout::Entry;
 use exampledb_core::{ChangeEvent, Error, ErrorKind, Operation, Result};
+use futures_util::StreamExt;
 
+use crate::client::Object;
 use crate::database::Inner;
 use crate::BACKEND;
 
@@ -45,6 +52,9 @@ struct State {
     touched: HashMap<String, Touch>,
     /// Key directory name -> key, from the meta-keys entries.
     hash_to_key: HashMap<String, Bytes>,
+    /// Objects (values or meta-keys entries) larger than `max_value_size`, by name: read
+    /// once (and warned about once), never again while they are listed.
+    oversized: HashSet<String>,
     contents: ContentCache,
 }
 
@@ -188,13 +198,13 @@ async fn poll_loop(inner: Arc<Inner>, sink: ChangeSink) {
         match poll_once(&inner, &sink).await {
             Ok(()) => {
                 if failing {
-                    tracing::info!(location = %inner.store.location, "listing the prefix works again");
+                    tracing::info!(location = %inner.store.location, "polling the prefix works again");
                 }
                 failing = false;
             }
             Err(e) => {
                 if !failing {
-                    tracing::warn!(location = %inner.store.location, error = %e, "cannot list the prefix for change events; retrying every poll interval");
+                    tracing::warn!(location = %inner.store.location, error = %e, "cannot poll the prefix for change events; retrying every poll interval");
                 }
                 failing = true;
             }
@@ -208,34 +218,48 @@ async fn poll_loop(inner: Arc<Inner>, sink: ChangeSink) {
 
 async fn poll_once(inner: &Inner, sink: &ChangeSink) -> Result<()> {
     let started = inner.watch.seq.load(Ordering::SeqCst);
-    let names = inner
-        .store
-        .list(Operation::Subscribe, &inner.prefix)
-        .await?;
-    let mut values: HashSet<String> = HashSet::new();
-    let mut entries: Vec<(String, String)> = Vec::new();
-    for name in names {
-        match inner.classify(&name) {
-            Entry::Value { .. } => {
-                values.insert(name);
-            }
-            Entry::MetaKey { key_dir } => entries.push((key_dir.to_owned(), name.clone())),
-            Entry::Other => {}
-        }
-    }
-    // Name the keys of new meta-keys entries.
-    let unknown: Vec<(String, String)> = {
-        let state = lock(&inner.watch.state);
-        entries
-            .into_iter()
-            .filter(|(dir, _)| !state.hash_to_key.contains_key(dir))
+    let listing = inner.list_layout(Operation::Subscribe).await?;
+    // The first failed read of this poll; the poll goes on without it.
+    let mut failed: Option<Error> = None;
+    // Name the keys of new meta-keys entries, all at once.
+    let unknown: Vec<String> = {
+        let mut state = lock(&inner.watch.state);
+        state.oversized.retain(|name| {
+            listing.values.contains(name)
+                || matches!(inner.classify(name), Entry::MetaKey { key_dir } if listing.entries.get(key_dir) == Some(name))
+        });
+        listing
+            .entries_of_holding_dirs()
+            .filter(|(dir, name)| {
+                !state.hash_to_key.contains_key(*dir) && !state.oversized.contains(*name)
+            })
+            .map(|(_, name)| name.clone())
             .collect()
     };
-    for (dir, name) in unknown {
-        if let Some(key) = inner.store.get(Operation::Subscribe, &name).await? {
-            lock(&inner.watch.state).hash_to_key.insert(dir, key);
+    let named: Vec<(String, Result<Object>)> = inner
+        .read_objects(Operation::Subscribe, unknown)
+        .collect()
+        .await;
+    {
+        let mut state = lock(&inner.watch.state);
+        for (name, read) in named {
+            match read {
+                Ok(Object::Found(key)) => {
+                    if let Entry::MetaKey { key_dir } = inner.classify(&name) {
+                        state.hash_to_key.insert(key_dir.to_owned(), key);
+                    }
+                }
+                Ok(Object::TooLarge) => {
+                    state.oversized.insert(name);
+                }
+                Ok(Object::Missing) => {}
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
+            }
         }
     }
+    let values = listing.values;
     let (gone, new) = {
         let mut state = lock(&inner.watch.state);
         if !state.baseline_taken {
@@ -257,7 +281,7 @@ async fn poll_once(inner: &Inner, sink: &ChangeSink) -> Result<()> {
             state.baseline_taken = true;
             state.known = known;
             state.forget_before(started);
-            return Ok(());
+            return failed.map_or(Ok(()), Err);
         }
         let gone: Vec<String> = state
             .known
@@ -267,7 +291,11 @@ async fn poll_once(inner: &Inner, sink: &ChangeSink) -> Result<()> {
             .collect();
         let new: Vec<String> = values
             .iter()
-            .filter(|n| !state.known.contains(*n) && !state.raced(n, started))
+            .filter(|n| {
+                !state.known.contains(*n)
+                    && !state.oversized.contains(*n)
+                    && !state.raced(n, started)
+            })
             .cloned()
             .collect();
         (gone, new)
@@ -290,12 +318,37 @@ async fn poll_once(inner: &Inner, sink: &ChangeSink) -> Result<()> {
             sink.emit(event);
         }
     }
-    for name in new {
-        let key = key_of(inner, &lock(&inner.watch.state), &name);
-        // A value whose key has no meta-keys entry yet is looked at again next time.
-        let Some(key) = key else { continue };
-        let Some(value) = inner.store.get(Operation::Subscribe, &name).await? else {
-            continue; // removed again before it could be read
+    // New values, all read at once. A value whose key has no meta-keys entry yet is
+    // looked at again next time.
+    let named_new: Vec<(String, Bytes)> = {
+        let state = lock(&inner.watch.state);
+        new.into_iter()
+            .filter_map(|name| key_of(inner, &state, &name).map(|key| (name, key)))
+            .collect()
+    };
+    let mut keys: HashMap<String, Bytes> = named_new.iter().cloned().collect();
+    let read: Vec<(String, Result<Object>)> = inner
+        .read_objects(
+            Operation::Subscribe,
+            named_new.into_iter().map(|(name, _)| name).collect(),
+        )
+        .collect()
+        .await;
+    for (name, result) in read {
+        let value = match result {
+            Ok(Object::Found(value)) => value,
+            Ok(Object::TooLarge) => {
+                lock(&inner.watch.state).oversized.insert(name);
+                continue;
+            }
+            Ok(Object::Missing) => continue, // removed again before it could be read
+            Err(e) => {
+                failed.get_or_insert(e);
+                continue;
+            }
+        };
+        let Some(key) = keys.remove(&name) else {
+            continue;
         };
         {
             let mut state = lock(&inner.watch.state);
@@ -308,7 +361,7 @@ async fn poll_once(inner: &Inner, sink: &ChangeSink) -> Result<()> {
         sink.emit(ChangeEvent::Saved { key, value });
     }
     lock(&inner.watch.state).forget_before(started);
-    Ok(())
+    failed.map_or(Ok(()), Err)
 }
 
 fn key_of(inner: &Inner, state: &State, name: &str) -> Option<Bytes> {

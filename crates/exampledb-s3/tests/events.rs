@@ -2,15 +2,25 @@
 //! prefix (its own client, state and listener, as another process has) changes the
 //! database; the first, subscribed with a short poll interval, hears exactly those
 //! changes, its own once, none for changes that change nothing, and stops polling when
-//! its last subscriber goes.
+//! its last subscriber goes; an object over `max_value_size` is read once, never
+//! reported; the first poll names the keys with concurrent reads.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use exampledb_core::bytes::Bytes;
+use exampledb_core::layout;
 use exampledb_core::{ChangeEvent, ChangeStream, ExampleDatabase};
+use exampledb_s3::aws_sdk_s3;
+use exampledb_s3::aws_sdk_s3::config::interceptors::{
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
+use exampledb_s3::aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
+use exampledb_s3::aws_sdk_s3::error::BoxError;
 use exampledb_s3::S3Database;
 use exampledb_testkit::conformance::{assert_same_events, collect_events};
 use futures_util::StreamExt;
@@ -244,5 +254,175 @@ async fn own_changes_racing_polls_are_reported_once() {
     assert!(
         extra.is_empty() && missing.is_empty(),
         "own changes while polls run back to back:\nextra: {extra:?}\nmissing: {missing:?}"
+    );
+}
+
+/// What a client sent, seen by an interceptor of the test's: the URI of every GET that is
+/// not a listing (GetObject), and the most requests in flight at once.
+#[derive(Debug, Clone, Default)]
+struct Seen {
+    gets: Arc<Mutex<Vec<String>>>,
+    in_flight: Arc<AtomicUsize>,
+    most_in_flight: Arc<AtomicUsize>,
+}
+
+impl Seen {
+    /// The GetObjects of objects whose name ends with `name`.
+    fn gets_of(&self, name: &str) -> usize {
+        let path = format!("/{name}");
+        self.gets
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|uri| uri.split('?').next().unwrap_or("").ends_with(&path))
+            .count()
+    }
+
+    /// A database on `bucket`/`prefix` of the test server whose client reports to this.
+    fn database(
+        &self,
+        endpoint: &str,
+        bucket: &str,
+        prefix: &str,
+    ) -> exampledb_s3::S3DatabaseBuilder {
+        let client = common::raw_client(endpoint);
+        let client = aws_sdk_s3::Client::from_conf(
+            client
+                .config()
+                .to_builder()
+                .interceptor(self.clone())
+                .build(),
+        );
+        S3Database::builder(bucket).prefix(prefix).client(client)
+    }
+}
+
+impl Intercept for Seen {
+    fn name(&self) -> &'static str {
+        "test::Seen"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let request = context.request();
+        if request.method() == "GET" && !request.uri().contains("list-type=2") {
+            self.gets.lock().unwrap().push(request.uri().to_owned());
+        }
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_in_flight.fetch_max(now, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn read_after_attempt(
+        &self,
+        _context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_over_max_value_size_is_read_once_and_never_reported() {
+    let Some(endpoint) = exampledb_testkit::services::s3_endpoint("events_oversized") else {
+        return;
+    };
+    let bucket = common::fresh_bucket(&endpoint).await;
+    let seen = Seen::default();
+    let db = seen
+        .database(&endpoint, &bucket, "big")
+        .max_value_size(16)
+        .poll_interval(POLL)
+        .build()
+        .unwrap();
+    // Another process, whose limit is the default.
+    let other = common::builder(&endpoint, &bucket, "big").build().unwrap();
+    let mut stream = db.subscribe().unwrap();
+    common::wait_for_poller(&other, &mut stream).await;
+
+    let big = vec![b'x'; 64];
+    other.save(b"k", &big).await.unwrap();
+    other.save(b"k", b"small").await.unwrap();
+    expect(
+        &mut stream,
+        &[saved("k", "small")],
+        "only the value within the limit",
+    )
+    .await;
+    let before = db.requests();
+    tokio::time::sleep(POLL * 8).await;
+    assert!(
+        db.requests() - before >= 4,
+        "the listener kept polling: {} requests",
+        db.requests() - before
+    );
+    let big_name = format!("big/{}", layout::value_path(b"k", &big));
+    assert_eq!(
+        seen.gets_of(&big_name),
+        1,
+        "the oversized object is read (its answer's head) once, not at every poll"
+    );
+    assert_eq!(
+        seen.gets_of(&format!("big/{}", layout::value_path(b"k", b"small"))),
+        1
+    );
+    expect_nothing(&mut stream, "the oversized value, polls later").await;
+    // Its deletion is no event either (it was never reported), and a value within the
+    // limit is still heard.
+    other.delete(b"k", &big).await.unwrap();
+    other.save(b"k", b"after").await.unwrap();
+    expect(
+        &mut stream,
+        &[saved("k", "after")],
+        "after the oversized value went",
+    )
+    .await;
+    assert_eq!(seen.gets_of(&big_name), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_poll_names_the_keys_with_concurrent_reads() {
+    let Some(endpoint) = exampledb_testkit::services::s3_endpoint("events_first_poll") else {
+        return;
+    };
+    let bucket = common::fresh_bucket(&endpoint).await;
+    let other = common::builder(&endpoint, &bucket, "first")
+        .build()
+        .unwrap();
+    const KEYS: u64 = 16;
+    futures_util::stream::iter(0..KEYS)
+        .for_each_concurrent(8, |i| {
+            let other = other.clone();
+            async move { other.save(format!("k{i}").as_bytes(), b"v").await.unwrap() }
+        })
+        .await;
+    let seen = Seen::default();
+    let db = seen
+        .database(&endpoint, &bucket, "first")
+        .poll_interval(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let _stream = db.subscribe().unwrap();
+    // The baseline: one listing and one GetObject per key's meta-keys entry.
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while db.requests() < 1 + KEYS || seen.in_flight.load(Ordering::SeqCst) > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no baseline: {} requests",
+            db.requests()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(db.requests(), 1 + KEYS, "a listing and one read per key");
+    let most = seen.most_in_flight.load(Ordering::SeqCst);
+    assert!(
+        most > 1,
+        "the meta-keys entries are read concurrently ({most} at most in flight)"
     );
 }

@@ -1,11 +1,13 @@
 //! Expiry: `expire_after` installs a lifecycle rule for the database's prefix on the
 //! bucket (read back with the raw client), keeping the bucket's other rules;
-//! `remove_expiry` removes only that rule.
+//! `remove_expiry` removes only that rule; none at the bucket's root.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use std::time::Duration;
+
+use exampledb_core::{ErrorKind, Operation};
 
 use exampledb_s3::aws_sdk_s3::types::{
     BucketLifecycleConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule,
@@ -148,4 +150,55 @@ async fn expiry_installs_and_removes_only_its_own_rule() {
     other.remove_expiry().await.unwrap();
     let now = rules(&client, &bucket).await;
     assert_eq!(now, theirs, "back to the bucket's own rules");
+}
+
+#[tokio::test]
+async fn expiry_needs_a_prefix_and_its_failures_name_the_expiry_operation() {
+    let Some(endpoint) = exampledb_testkit::services::s3_endpoint("expiry_prefix") else {
+        return;
+    };
+    let bucket = common::fresh_bucket(&endpoint).await;
+    let client = common::raw_client(&endpoint);
+
+    // At the bucket's root the rule would expire every object of the bucket: refused,
+    // and nothing written.
+    let root = common::builder(&endpoint, &bucket, "").build().unwrap();
+    assert_eq!(root.prefix(), "");
+    let err = root
+        .expire_after(Duration::from_secs(DAY))
+        .await
+        .expect_err("expiry of the whole bucket");
+    assert_eq!(err.kind(), ErrorKind::InvalidConfig, "{err}");
+    assert!(err.to_string().contains("prefix"), "{err}");
+    assert!(
+        rules(&client, &bucket).await.is_empty(),
+        "no lifecycle configuration written"
+    );
+
+    // A prefix without a slash: the rule covers its directory ("ci/"), not "ci2".
+    let ci = common::builder(&endpoint, &bucket, "ci").build().unwrap();
+    ci.expire_after(Duration::from_secs(DAY)).await.unwrap();
+    let now = rules(&client, &bucket).await;
+    assert_eq!(now.len(), 1, "{now:#?}");
+    assert_eq!(prefix(&now[0]), Some("ci/"), "the rule's filter prefix");
+    assert_eq!(now[0].id(), Some(ci.expiry_rule_id().as_str()));
+    ci.remove_expiry().await.unwrap();
+
+    // A failure of the lifecycle requests (here: no such bucket) is an error of the
+    // Expiry operation.
+    let missing = common::builder(&endpoint, "exampledb-no-such-bucket-0002", "p")
+        .build()
+        .unwrap();
+    for err in [
+        missing
+            .expire_after(Duration::from_secs(DAY))
+            .await
+            .unwrap_err(),
+        missing.remove_expiry().await.unwrap_err(),
+    ] {
+        assert_eq!(err.operation(), Some(Operation::Expiry), "{err}");
+        assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+        assert!(err.to_string().contains("set expiry"), "{err}");
+        assert!(err.to_string().contains("lifecycle"), "{err}");
+    }
 }

@@ -540,3 +540,297 @@ async fn a_conditional_write_conflict_is_retried() {
     );
     assert_eq!(db.requests(), 6);
 }
+
+/// A `ListBucketResult` naming `names`, as S3 answers ListObjectsV2.
+fn listing(names: &[String]) -> StubReply {
+    let mut xml = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>stub</Name>",
+    );
+    for name in names {
+        xml.push_str(&format!(
+            "<Contents><Key>{name}</Key><Size>64</Size><StorageClass>STANDARD</StorageClass></Contents>"
+        ));
+    }
+    xml.push_str(&format!(
+        "<KeyCount>{}</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated></ListBucketResult>",
+        names.len()
+    ));
+    StubReply::http(200, "application/xml", xml)
+}
+
+#[tokio::test]
+async fn a_server_answering_200_to_everything_is_not_s3() {
+    // A server that is not S3 answering every request `200 OK` with plain text, JSON or
+    // nothing: writes must not "succeed" (the SDK needs nothing from their answers).
+    let limit = Duration::from_secs(5) + SLACK;
+    for (content_type, body) in [
+        ("text/plain", "OK"),
+        ("application/json", "{\"ok\":true}"),
+        ("text/plain", ""),
+    ] {
+        let stub =
+            HttpStub::start(move |_| StubReply::http(200, content_type, body.to_owned())).unwrap();
+        let db = common::stub_builder(&stub.url(), "stub").build().unwrap();
+        let what = format!("200 {content_type} {body:?}");
+        let errors = every_operation_fails(&db, &[ErrorKind::Protocol], false, limit, &what).await;
+        for err in errors {
+            assert!(
+                err.to_string().contains("S3"),
+                "{what}: the message says the endpoint does not answer like S3: {err}"
+            );
+        }
+        // The same while someone listens (delete and move ask HeadObject first).
+        let _events = db.subscribe().unwrap();
+        for (op, result) in [
+            ("delete", db.delete(b"k", b"v").await),
+            ("move", db.move_value(b"k", b"k2", b"v").await),
+        ] {
+            let err = result.expect_err(&format!("{what}, listening: {op}"));
+            assert_eq!(
+                err.kind(),
+                ErrorKind::Protocol,
+                "{what}, listening: {op}: {err}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_copy_without_a_copy_object_result_is_not_s3_and_src_is_kept() {
+    // Every answer has S3's headers (so puts and deletes pass), but CopyObject's has no
+    // CopyObjectResult: the copy did not happen, and src must not be deleted.
+    let stub = HttpStub::start(|_| StubReply::Http {
+        status: 200,
+        headers: vec![
+            ("ETag".into(), "\"0123\"".into()),
+            ("x-amz-request-id".into(), "stub".into()),
+        ],
+        body: Vec::new(),
+    })
+    .unwrap();
+    let db = common::stub_builder(&stub.url(), "stub").build().unwrap();
+    db.save(b"k", b"v").await.unwrap(); // a stand-in that answers like S3 to a put
+    let err = db.move_value(b"k", b"k2", b"v").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Protocol, "{err}");
+    assert!(err.to_string().contains("CopyObjectResult"), "{err}");
+    let requests = stub.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.header("x-amz-copy-source").is_some()),
+        "a CopyObject was sent"
+    );
+    assert!(
+        requests.iter().all(|r| r.method != "DELETE"),
+        "src is not deleted after a copy S3 did not confirm: {requests:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_plain_text_404_is_not_s3_but_s3_own_404s_mean_not_there() {
+    // A web server's 404 (plain text, no S3 error code) is not "no such bucket" or "no
+    // such object": Protocol.
+    let stub =
+        HttpStub::start(|_| StubReply::http(404, "text/plain", "404 page not found\n")).unwrap();
+    let db = common::stub_builder(&stub.url(), "stub").build().unwrap();
+    let limit = Duration::from_secs(5) + SLACK;
+    for err in
+        every_operation_fails(&db, &[ErrorKind::Protocol], false, limit, "404 text/plain").await
+    {
+        assert!(err.to_string().contains("S3"), "{err}");
+    }
+    // S3's own 404s (an XML NoSuchKey, a HEAD's empty 404) still mean "not there".
+    let Some((_, _, db)) = common::database("plain_404", "p").await else {
+        return;
+    };
+    let _events = db.subscribe().unwrap(); // delete and move ask HeadObject first
+    assert!(db.fetch(b"k").await.unwrap().is_empty());
+    db.delete(b"k", b"absent").await.unwrap();
+    db.move_value(b"k", b"k2", b"absent").await.unwrap();
+    assert_eq!(db.fetch(b"k2").await.unwrap(), vec!["absent"]);
+    assert_eq!(db.keys().await.unwrap(), vec!["k2"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickling_body_is_bounded_by_the_operation_timeout() {
+    // The listing names a value and a meta-keys entry; their GetObject answers send a
+    // correct head, then the body one byte every 2 s (64 bytes: over two minutes). The
+    // operation timeout (1 s) bounds the whole read, body included.
+    let value = format!("p/{}", exampledb_core::layout::value_path(b"k", b"v"));
+    let entry = format!("p/{}", exampledb_core::layout::metakey_path(b"k"));
+    let names = vec![entry, value];
+    let stub = HttpStub::start(move |r| {
+        if r.method == "GET" && r.target.contains("list-type=2") {
+            listing(&names)
+        } else if r.method == "GET" {
+            StubReply::Trickle {
+                status: 200,
+                headers: vec![
+                    ("Content-Type".into(), "application/octet-stream".into()),
+                    ("ETag".into(), "\"0123\"".into()),
+                    ("x-amz-request-id".into(), "stub".into()),
+                ],
+                body: vec![b'v'; 64],
+                pause: Duration::from_secs(2),
+            }
+        } else {
+            StubReply::http(500, "text/plain", "unexpected")
+        }
+    })
+    .unwrap();
+    let db = common::stub_builder(&stub.url(), "stub")
+        .operation_timeout(Duration::from_secs(1))
+        .max_attempts(1)
+        .build()
+        .unwrap();
+    for op in ["fetch", "keys"] {
+        let read = async {
+            match op {
+                "fetch" => db.fetch(b"k").await,
+                _ => db.keys().await,
+            }
+        };
+        let started = Instant::now();
+        let result = tokio::time::timeout(Duration::from_secs(30), read)
+            .await
+            .unwrap_or_else(|_| {
+                panic!("{op} hung on a trickling body: the operation timeout must bound it")
+            });
+        let err = result.expect_err(op);
+        assert_eq!(err.kind(), ErrorKind::Timeout, "{op}: {err}");
+        assert!(err.is_temporary(), "{op}: {err}");
+        assert!(err.to_string().contains(db.location()), "{op}: {err}");
+        eprintln!("{op}: {err} after {:?}", started.elapsed());
+    }
+}
+
+#[tokio::test]
+async fn conflicts_wrong_regions_and_unknown_keys_have_their_kinds() {
+    // A conditional write conflict that does not go away: temporary, Unavailable.
+    let stub = HttpStub::start(|r| {
+        if r.method == "PUT" {
+            s3_error(
+                409,
+                "ConditionalRequestConflict",
+                "A conflicting operation occurred. If using PutObject you can retry the request.",
+            )
+        } else {
+            StubReply::http(500, "text/plain", "unexpected")
+        }
+    })
+    .unwrap();
+    let db = common::stub_builder(&stub.url(), "stub").build().unwrap();
+    let err = db.save(b"k", b"v").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert!(
+        err.is_temporary(),
+        "a conflict is worth retrying later: {err}"
+    );
+    assert!(
+        err.to_string().contains("ConditionalRequestConflict"),
+        "{err}"
+    );
+    assert_eq!(stub.request_count(), 5, "tried 5 times, then reported");
+    drop(stub);
+
+    // s3s-based servers answer an unknown access key with NotSignedUp.
+    let stub = HttpStub::start(|_| {
+        s3_error(
+            403,
+            "NotSignedUp",
+            "Your account is not signed up for the S3 service.",
+        )
+    })
+    .unwrap();
+    let db = common::stub_builder(&stub.url(), "stub").build().unwrap();
+    every_operation_fails(
+        &db,
+        &[ErrorKind::Unauthenticated],
+        false,
+        Duration::from_secs(5),
+        "NotSignedUp",
+    )
+    .await;
+    drop(stub);
+
+    // The bucket is in another region: S3 answers 301 PermanentRedirect (with the
+    // bucket's region in a header; a HEAD gets no body) or, signed for the wrong region,
+    // 400 AuthorizationHeaderMalformed. Both are configuration errors naming the region.
+    let redirect = HttpStub::start(|r| {
+        let body = if r.method == "HEAD" {
+            Vec::new()
+        } else {
+            common::s3_error_body(
+                "PermanentRedirect",
+                "The bucket you are attempting to access must be addressed using the specified endpoint. Please send all future requests to this endpoint.",
+                "/stub/p",
+            )
+            .into_bytes()
+        };
+        StubReply::Http {
+            status: 301,
+            headers: vec![
+                ("Content-Type".into(), "application/xml".into()),
+                ("x-amz-bucket-region".into(), "eu-west-1".into()),
+            ],
+            body,
+        }
+    })
+    .unwrap();
+    // (A HEAD gets a 400 without a body, so without a code: the header tells.)
+    let malformed = HttpStub::start(|_| StubReply::Http {
+        status: 400,
+        headers: vec![
+            ("Content-Type".into(), "application/xml".into()),
+            ("x-amz-bucket-region".into(), "eu-west-1".into()),
+        ],
+        body: common::s3_error_body(
+            "AuthorizationHeaderMalformed",
+            "The authorization header is malformed; the region 'us-east-1' is wrong; expecting 'eu-west-1'",
+            "/stub/p",
+        )
+        .into_bytes(),
+    })
+    .unwrap();
+    for (stub, what) in [
+        (&redirect, "PermanentRedirect"),
+        (&malformed, "AuthorizationHeaderMalformed"),
+    ] {
+        let db = common::stub_builder(&stub.url(), "stub")
+            .region("us-east-1")
+            .build()
+            .unwrap();
+        let errors = every_operation_fails(
+            &db,
+            &[ErrorKind::InvalidConfig],
+            false,
+            Duration::from_secs(5),
+            what,
+        )
+        .await;
+        for err in errors {
+            let shown = err.to_string();
+            assert!(
+                shown.contains("wrong region") && shown.contains("us-east-1"),
+                "{what}: the error says the region is wrong, and which the client used: {shown}"
+            );
+        }
+        // While someone listens, delete asks HeadObject first (whose redirect has no
+        // body).
+        let _events = db.subscribe().unwrap();
+        let err = db.delete(b"k", b"v").await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidConfig, "{what}, HEAD: {err}");
+        assert!(err.to_string().contains("region"), "{what}, HEAD: {err}");
+    }
+    for stub in [&redirect, &malformed] {
+        let db = common::stub_builder(&stub.url(), "stub")
+            .region("us-east-1")
+            .build()
+            .unwrap();
+        let err = db.fetch(b"k").await.unwrap_err();
+        assert!(
+            err.to_string().contains("region=eu-west-1"),
+            "the bucket's region, from S3's answer: {err}"
+        );
+    }
+}

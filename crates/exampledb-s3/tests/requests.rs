@@ -99,7 +99,7 @@ async fn every_operation_sends_its_documented_requests() {
     r.unwrap();
     assert_eq!(
         n, 1,
-        "save under a key this process recorded: one PutObject"
+        "save under a key whose entry this process wrote within metakeys_refresh (1 h): one PutObject"
     );
 
     // fetch: one listing, one GetObject per value.
@@ -161,7 +161,7 @@ async fn every_operation_sends_its_documented_requests() {
     assert_eq!(n, 1);
 
     // Another process (its own handle) saving under a key: its first save writes the
-    // meta-keys entry again (conditionally: it is there, nothing changes).
+    // meta-keys entry again (a plain PutObject: the same bytes, its age restarts).
     let other = common::builder(&endpoint, &bucket, "budget")
         .build()
         .unwrap();
@@ -378,8 +378,16 @@ fn paged_listing_stub(names: Vec<String>) -> HttpStub {
             xml.push_str("</ListBucketResult>");
             StubReply::http(200, "application/xml", xml)
         } else if r.method == "GET" {
+            // With an ETag, as every S3 GetObject answer.
             let name = path.trim_start_matches("/paged/").to_owned();
-            StubReply::http(200, "application/octet-stream", name)
+            StubReply::Http {
+                status: 200,
+                headers: vec![
+                    ("Content-Type".into(), "application/octet-stream".into()),
+                    ("ETag".into(), "\"0123\"".into()),
+                ],
+                body: name.into_bytes(),
+            }
         } else {
             StubReply::http(500, "text/plain", "unexpected")
         }
@@ -424,4 +432,79 @@ async fn concurrent_first_saves_under_a_key_write_its_entry_once() {
     .await;
     assert_eq!(sent, 33, "32 value PutObjects and one meta-keys entry");
     assert_eq!(db.fetch(b"k").await.unwrap().len(), 32);
+}
+
+#[tokio::test]
+async fn a_lost_metakeys_entry_comes_back_with_the_next_save_after_metakeys_refresh() {
+    // A key's meta-keys entry deleted behind the database's back (lifecycle expiry,
+    // `aws s3 sync --delete`): the key is not listed until a save writes the entry again,
+    // which the saving process does once its own write of it is metakeys_refresh old.
+    let Some(endpoint) = exampledb_testkit::services::s3_endpoint("metakeys_refresh") else {
+        return;
+    };
+    let bucket = common::fresh_bucket(&endpoint).await;
+    let entry = format!("mk/{}", layout::metakey_path(b"k"));
+    let lose_entry = || {
+        let (client, bucket, entry) =
+            (common::raw_client(&endpoint), bucket.clone(), entry.clone());
+        async move {
+            client
+                .delete_object()
+                .bucket(bucket)
+                .key(entry)
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+
+    // Zero (here from the option's string form): the entry is written at every save.
+    let db = common::builder(&endpoint, &bucket, "mk")
+        .with_option("metakeys_refresh", "0s")
+        .unwrap()
+        .build()
+        .unwrap();
+    let (r, n) = cost(&db, db.save(b"k", b"v1")).await;
+    r.unwrap();
+    assert_eq!(n, 2, "entry + value");
+    lose_entry().await;
+    assert!(db.keys().await.unwrap().is_empty(), "no entry, no key");
+    let (r, n) = cost(&db, db.save(b"k", b"v2")).await;
+    r.unwrap();
+    assert_eq!(n, 2, "metakeys_refresh 0: entry + value at every save");
+    assert_eq!(
+        db.keys().await.unwrap(),
+        vec!["k"],
+        "the key is listed again"
+    );
+    // Written again even when the value is stored already.
+    lose_entry().await;
+    db.save(b"k", b"v1").await.unwrap();
+    assert_eq!(db.keys().await.unwrap(), vec!["k"]);
+
+    // A short refresh: within it one PutObject per save; after it the entry again.
+    let db = common::builder(&endpoint, &bucket, "mk")
+        .metakeys_refresh(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let (r, n) = cost(&db, db.save(b"k", b"v3")).await;
+    r.unwrap();
+    assert_eq!(n, 2, "the first save of this process: entry + value");
+    lose_entry().await;
+    let (r, n) = cost(&db, db.save(b"k", b"v4")).await;
+    r.unwrap();
+    assert_eq!(n, 1, "within metakeys_refresh: the value only");
+    assert!(db.keys().await.unwrap().is_empty(), "not written yet");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (r, n) = cost(&db, db.save(b"k", b"v5")).await;
+    r.unwrap();
+    assert_eq!(n, 2, "after metakeys_refresh: entry + value");
+    assert_eq!(db.keys().await.unwrap(), vec!["k"]);
+    assert_eq!(db.fetch(b"k").await.unwrap().len(), 5);
+    // A move into the key writes it again the same way.
+    lose_entry().await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    db.save(b"src", b"moved").await.unwrap();
+    db.move_value(b"src", b"k", b"moved").await.unwrap();
+    assert_eq!(db.keys().await.unwrap(), vec!["k"]);
 }

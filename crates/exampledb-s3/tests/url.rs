@@ -176,3 +176,85 @@ async fn the_aws_chain_from_the_environment_reaches_the_server() {
     let names = common::object_names(&endpoint, &bucket, "chain/").await;
     assert_eq!(names.len(), 2, "{names:?}");
 }
+
+const KEY_ID: &str = "AKIAIOSFODNN7EXAMPLE";
+/// An AWS-shaped secret: base64, so it may hold `/` (which a parser splitting at the first
+/// `/` takes for the end of the bucket).
+const SECRET_PARTS: [&str; 3] = ["wJalrXUtnFEMI", "K7MDENGbPxRfiCY", "EXAMPLEKEY"];
+
+fn secret() -> String {
+    SECRET_PARTS.join("/")
+}
+
+/// Display, Debug and every source of `err`.
+fn all_text(err: &exampledb_core::Error) -> String {
+    let mut text = format!("{err}\n{err:?}");
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        text.push_str(&format!("\n{s}\n{s:?}"));
+        source = s.source();
+    }
+    text
+}
+
+fn assert_no_credential(text: &str, context: &str) {
+    assert!(!text.contains(KEY_ID), "{context} shows the key id: {text}");
+    for part in SECRET_PARTS {
+        assert!(
+            !text.contains(part),
+            "{context} shows part of the secret ({part}): {text}"
+        );
+    }
+}
+
+#[test]
+fn credentials_in_an_s3_url_are_refused_and_never_shown() {
+    let secret = secret();
+    let urls = [
+        format!("s3://{KEY_ID}:{secret}@bucket/prefix"),
+        format!("s3://{KEY_ID}:{secret}@bucket"),
+        format!("s3://{KEY_ID}:{secret}@bucket/prefix?region=us-east-1"),
+        format!("s3://{KEY_ID}@bucket/prefix"),
+        format!("s3://bucket/prefix?endpoint=http://{KEY_ID}:{secret}@127.0.0.1:9000"),
+        format!("s3://bucket/prefix?endpoint=http%3A%2F%2F{KEY_ID}%3A{secret}%40127.0.0.1%3A9000"),
+    ];
+    for url in &urls {
+        // Refused by the URL's parsing or, at the latest, by build().
+        let err = S3DatabaseBuilder::from_url(url)
+            .and_then(S3DatabaseBuilder::build)
+            .expect_err("credentials in the URL are refused");
+        assert_eq!(err.kind(), ErrorKind::InvalidConfig, "{err}");
+        assert!(err.to_string().contains("user info"), "{err}");
+        assert_no_credential(&all_text(&err), "the error");
+    }
+    // An '@' of a prefix is written %40.
+    let db = S3DatabaseBuilder::from_url("s3://bucket/team%40corp?region=us-east-1")
+        .unwrap()
+        .credentials(common::ACCESS_KEY, common::SECRET_KEY, None)
+        .build()
+        .unwrap();
+    assert_eq!(db.prefix(), "team@corp/");
+
+    // An endpoint with user info given from code: never shown by Debug, refused by
+    // build() without echoing it.
+    let builder = exampledb_s3::S3Database::builder("bucket")
+        .region("us-east-1")
+        .endpoint(format!("http://{KEY_ID}:{secret}@127.0.0.1:9000"));
+    let shown = format!("{builder:?}");
+    assert_no_credential(&shown, "the builder's Debug");
+    assert!(shown.contains("127.0.0.1:9000"), "{shown}");
+    let err = builder
+        .clone()
+        .build()
+        .expect_err("user info in the endpoint");
+    assert_eq!(err.kind(), ErrorKind::InvalidConfig, "{err}");
+    assert_no_credential(&all_text(&err), "the error");
+    // A database's Debug, built from a valid URL with explicit credentials.
+    let db = S3DatabaseBuilder::from_url("s3://bucket/p?endpoint=http://127.0.0.1:9000")
+        .unwrap()
+        .region("us-east-1")
+        .credentials(KEY_ID, secret.clone(), None)
+        .build()
+        .unwrap();
+    assert_no_credential(&format!("{db:?}"), "the database's Debug");
+}
