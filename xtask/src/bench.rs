@@ -9,6 +9,8 @@
 //! named: all of those. `s3` runs only when named (about 3.5 minutes, and the first run
 //! installs `s3s-fs`, which builds for several minutes): the S3 backend beside the boto3
 //! database of `anchor_python_s3.py` on two servers, moto and `s3s-fs`; see [`s3_suite`].
+//! `dynamodb` too (about 2 minutes on moto): the DynamoDB backend beside the boto3
+//! database of `anchor_python_dynamodb.py`; see [`dynamodb_suite`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -67,9 +69,13 @@ pub(crate) fn bench(args: &[String]) -> Result<(), String> {
     } else {
         args.iter().map(String::as_str).collect()
     };
-    if let Some(bad) = suites.iter().find(|s| !default.contains(s) && **s != "s3") {
+    let only_when_named = [S3.name, DYNAMODB.name];
+    if let Some(bad) = suites
+        .iter()
+        .find(|s| !default.contains(s) && !only_when_named.contains(s))
+    {
         return Err(format!(
-            "unknown bench suite {bad:?}; known: {default:?} (the default) and \"s3\" (only when named)"
+            "unknown bench suite {bad:?}; known: {default:?} (the default) and {only_when_named:?} (only when named)"
         ));
     }
     run(cargo().args(["build", "--release", "--quiet", "-p", "exampledb-bench"]))?;
@@ -104,6 +110,7 @@ pub(crate) fn bench(args: &[String]) -> Result<(), String> {
             "redis" => redis_suite(&bin, py.clone())?,
             "github" => github_suite(&bin, python.as_ref())?,
             "s3" => s3_suite(&bin, python.as_ref())?,
+            "dynamodb" => dynamodb_suite(&bin, python.as_ref())?,
             _ => memory_suite(&bin, py.clone())?,
         }
     }
@@ -281,18 +288,28 @@ fn redis_suite(bin: &Path, python: Option<(PathBuf, PathBuf)>) -> Result<(), Str
     Ok(())
 }
 
+/// Python and the peer's `script` in shared/bench, which `suite` cannot run without.
+fn peer_script<'p>(
+    suite: &str,
+    script: &str,
+    python: Option<&'p Python>,
+) -> Result<(&'p Python, PathBuf), String> {
+    let anchor = anchor_dir().join(script);
+    match python.filter(|_| anchor.exists()) {
+        Some(python) => Ok((python, anchor)),
+        None => Err(format!(
+            "the {suite} suite needs Python and {}",
+            anchor.display()
+        )),
+    }
+}
+
 /// Each round: `anchor_python_artifact.py` (with its temporary directory under the bench
 /// data, so its cached zip can be found) builds the 10,000-entry zip and times Python's
 /// `GitHubArtifactDatabase` on it; then exampledb-github and the zip-crate floor run on
 /// that same zip.
 fn github_suite(bin: &Path, python: Option<&Python>) -> Result<(), String> {
-    let anchor = anchor_dir().join("anchor_python_artifact.py");
-    let Some(python) = python.filter(|_| anchor.exists()) else {
-        return Err(format!(
-            "the github suite needs Python and {}",
-            anchor.display()
-        ));
-    };
+    let (python, anchor) = peer_script("github", "anchor_python_artifact.py", python)?;
     let root = target_dir().join("bench-data").join("github");
     let mut samples: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
     for round in 0..ROUNDS {
@@ -360,9 +377,14 @@ const S3S_FS_VERSION: &str = "0.14.1";
 /// peer reads values one GetObject at a time: on moto (~300 requests/s here) a key costs
 /// it ~4.5 s per run, on `s3s-fs` (30-45 ms per GetObject) ~40 s.
 const S3_SERVERS: [(&str, usize); 2] = [("moto", 3), ("s3s-fs", 1)];
-/// The credentials both clients sign with (moto takes any; `s3s-fs` checks these).
-const S3_ACCESS_KEY: &str = "exampledb-bench";
-const S3_SECRET_KEY: &str = "exampledb-bench-secret";
+/// Keys of the workload (of 100) the `dynamodb` suite's runs use, peer and exampledb
+/// alike: moto answers ~120 DynamoDB requests/s here and the peer sends 310 per key (100
+/// saves, 10 fetches, 50 moves of 2, 100 deletes), ~3.5 s per key and run.
+const DYNAMODB_KEYS: usize = 3;
+/// The credentials the AWS suites' clients sign with (moto takes any; `s3s-fs` checks
+/// these).
+const AWS_ACCESS_KEY: &str = "exampledb-bench";
+const AWS_SECRET_KEY: &str = "exampledb-bench-secret";
 
 /// `s3s-fs` under the target directory, installed there first when missing (a fresh
 /// machine: `cargo install --locked`, minutes, once).
@@ -394,24 +416,96 @@ fn s3s_fs() -> Result<PathBuf, String> {
     Ok(bin)
 }
 
-/// The `s3` suite's backends: the peer (`anchor_python_s3.py`: boto3, one request at a
-/// time), exampledb-s3, and aws-sdk-s3 alone sending the same requests (the floor).
-const S3_PEER: &str = "python-boto3-s3";
-const S3_OURS: &str = "exampledb-s3";
-const S3_FLOOR: &str = "floor-aws-sdk";
+/// Values per key in the workload (shared/bench/WORKLOAD.md).
+const V: f64 = 100.0;
 
-/// The `s3` suite: on each server of [`S3_SERVERS`], started fresh for the suite,
-/// [`ROUNDS`] interleaved rounds of [`S3_PEER`], [`S3_OURS`] and [`S3_FLOOR`], each run
-/// in a bucket of its own made just before it, on the same first keys of the workload;
-/// then the medians and the ratios against the targets of issue 12.
+/// What tells the AWS suites (`s3`, `dynamodb`) apart. Each runs, on a server started
+/// fresh for it, [`ROUNDS`] interleaved rounds of the peer (a boto3 `ExampleDatabase`
+/// from shared/bench, one request at a time), the exampledb backend and the floor (the
+/// AWS SDK alone, sending the same requests on precomputed names), each run in a store
+/// of its own (a bucket, a table) made just before it, on the same first keys of the
+/// workload; then the medians against the targets of the suite's issue.
+struct AwsSuite {
+    /// The suite, as `cargo xtask bench` names it.
+    name: &'static str,
+    /// The issue whose targets the figures are held against.
+    issue: u32,
+    /// The peer: its script in shared/bench and its label.
+    peer: (&'static str, &'static str),
+    /// exampledb's backend and the floor: (label, `exampledb-bench` subcommand).
+    ours: (&'static str, &'static str),
+    floor: (&'static str, &'static str),
+    /// The `exampledb-bench` subcommand making one run's store: `SUB ENDPOINT NAME`.
+    make_store: &'static str,
+    /// The runs' arguments between ENDPOINT NAME and KEYS.
+    store_args: &'static [&'static str],
+    /// The least ours / peer the issue asks of the save, fetch, move and delete rates.
+    rate_targets: [Option<f64>; 4],
+    /// Requests per operation allowed, per phase: (phase, budget, what they are).
+    budgets: &'static [(&'static str, f64, &'static str)],
+    /// Where the budgets are written down.
+    budget_source: &'static str,
+}
+
+/// The `s3` suite: exampledb-s3 beside `anchor_python_s3.py` and aws-sdk-s3 sending
+/// exampledb-s3's requests, on each server of [`S3_SERVERS`].
+const S3: AwsSuite = AwsSuite {
+    name: "s3",
+    issue: 12,
+    peer: ("anchor_python_s3.py", "python-boto3-s3"),
+    ours: ("exampledb-s3", "s3"),
+    floor: ("floor-aws-sdk", "s3-floor"),
+    make_store: "s3-bucket",
+    store_args: &["bench/"],
+    rate_targets: [Some(1.5), Some(4.0), None, Some(1.5)],
+    budgets: &[
+        (
+            "save",
+            1.0 + 1.0 / V,
+            "PutObject + the key's meta-keys entry once: 1 + 1/100 values",
+        ),
+        ("fetch", 1.0 + V, "ListObjectsV2 + a GetObject per value"),
+        (
+            "move",
+            2.0 + 2.0 / V,
+            "CopyObject + DeleteObject + dest's meta-keys entry once: 2 + 1/50",
+        ),
+        ("delete", 1.0, "DeleteObject"),
+        ("save_32_in_flight", 1.0 + 1.0 / V, "as save"),
+    ],
+    budget_source: "exampledb-s3's docs",
+};
+
+/// The `dynamodb` suite: exampledb-dynamodb beside `anchor_python_dynamodb.py` and
+/// aws-sdk-dynamodb sending the peer's requests (PutItem, Query, DeleteItem; a move is
+/// DeleteItem + PutItem, Hypothesis's default), on moto, [`DYNAMODB_KEYS`] keys per run.
+const DYNAMODB: AwsSuite = AwsSuite {
+    name: "dynamodb",
+    issue: 13,
+    peer: ("anchor_python_dynamodb.py", "python-boto3-dynamodb"),
+    ours: ("exampledb-dynamodb", "dynamodb"),
+    floor: ("floor-aws-sdk-dynamodb", "dynamodb-floor"),
+    make_store: "dynamodb-table",
+    store_args: &[],
+    rate_targets: [None; 4],
+    budgets: &[
+        ("save", 1.0, "PutItem"),
+        (
+            "fetch",
+            1.0,
+            "Query, one per 1 MB of the key's items (under 100 KB here)",
+        ),
+        ("move", 1.0, "TransactWriteItems (delete src + put dest)"),
+        ("delete", 1.0, "DeleteItem"),
+        ("save_32_in_flight", 1.0, "as save"),
+    ],
+    budget_source: "issue 13",
+};
+
+/// The `s3` suite ([`S3`]): on each server of [`S3_SERVERS`], started fresh for the
+/// suite, the rounds of [`aws_server_rounds`] and their figures.
 fn s3_suite(bin: &Path, python: Option<&Python>) -> Result<(), String> {
-    let anchor = anchor_dir().join("anchor_python_s3.py");
-    let Some(python) = python.filter(|_| anchor.exists()) else {
-        return Err(format!(
-            "the s3 suite needs Python and {}",
-            anchor.display()
-        ));
-    };
+    let (python, anchor) = peer_script(S3.name, S3.peer.0, python)?;
     let s3s_bin = s3s_fs()?;
     // s3s-fs keeps objects as files: on tmpfs where there is one, so that no disk (and no
     // other process's writeback) enters the figures; real S3 has no local disk either.
@@ -427,20 +521,45 @@ fn s3_suite(bin: &Path, python: Option<&Python>) -> Result<(), String> {
         let result = match server {
             "moto" => {
                 let moto = MotoServer::start(python)?;
-                s3_server_rounds(server, &moto.endpoint(), keys, bin, python, &anchor)
+                aws_server_rounds(&S3, server, &moto.endpoint(), keys, bin, python, &anchor)
             }
             _ => {
-                let s3s = S3sFsServer::start(&s3s_bin, &root, S3_ACCESS_KEY, S3_SECRET_KEY)?;
-                s3_server_rounds(server, &s3s.endpoint(), keys, bin, python, &anchor)
+                let s3s = S3sFsServer::start(&s3s_bin, &root, AWS_ACCESS_KEY, AWS_SECRET_KEY)?;
+                aws_server_rounds(&S3, server, &s3s.endpoint(), keys, bin, python, &anchor)
             }
         };
         let _ = std::fs::remove_dir_all(&root);
-        print_s3(server, keys, &result?);
+        print_aws(&S3, server, keys, &result?);
     }
     Ok(())
 }
 
-fn s3_server_rounds(
+/// The `dynamodb` suite ([`DYNAMODB`]): on a moto server started fresh for it (moto
+/// serves DynamoDB and its streams), the rounds of [`aws_server_rounds`] on
+/// [`DYNAMODB_KEYS`] keys, each run on a table of its own made as `ensure_table` makes
+/// it (the peer's too), and their figures.
+fn dynamodb_suite(bin: &Path, python: Option<&Python>) -> Result<(), String> {
+    let (python, anchor) = peer_script(DYNAMODB.name, DYNAMODB.peer.0, python)?;
+    let moto = MotoServer::start(python)?;
+    let medians = aws_server_rounds(
+        &DYNAMODB,
+        "moto",
+        &moto.endpoint(),
+        DYNAMODB_KEYS,
+        bin,
+        python,
+        &anchor,
+    )?;
+    drop(moto);
+    print_aws(&DYNAMODB, "moto", DYNAMODB_KEYS, &medians);
+    Ok(())
+}
+
+/// [`ROUNDS`] interleaved rounds of `suite`'s peer, exampledb backend and floor on the
+/// server at `endpoint`, each run on a store of its own made just before it, on the
+/// workload's first `keys` keys; the medians.
+fn aws_server_rounds(
+    suite: &AwsSuite,
     server: &str,
     endpoint: &str,
     keys: usize,
@@ -448,26 +567,29 @@ fn s3_server_rounds(
     python: &Python,
     anchor: &Path,
 ) -> Result<Medians, String> {
-    let label = format!("s3-{server}");
+    let label = format!("{}-{server}", suite.name);
     eprintln!(
-        "xtask: s3 suite on {server} at {endpoint}: {keys} of the workload's 100 keys per run, {ROUNDS} rounds"
+        "xtask: {} suite on {server} at {endpoint}: {keys} of the workload's 100 keys per run, {ROUNDS} rounds",
+        suite.name
     );
     let with_credentials = |mut c: Command| {
-        c.env("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY)
-            .env("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY);
+        c.env("AWS_ACCESS_KEY_ID", AWS_ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", AWS_SECRET_KEY);
         c
     };
     let keys_arg = keys.to_string();
     let mut samples: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
     for round in 0..ROUNDS {
-        for (name, sub) in [(S3_PEER, "peer"), (S3_OURS, "s3"), (S3_FLOOR, "s3-floor")] {
-            let bucket = format!("exampledb-bench-{}-{sub}-{round}", std::process::id());
+        for (name, sub) in [(suite.peer.1, "peer"), suite.ours, suite.floor] {
+            let store = format!("exampledb-bench-{}-{sub}-{round}", std::process::id());
             json_line_unsynced(&mut with_credentials(bench_cmd(
                 bin,
-                &["s3-bucket", endpoint, &bucket],
+                &[suite.make_store, endpoint, &store],
                 None,
             )))?;
-            let args = [endpoint, bucket.as_str(), "bench/", keys_arg.as_str()];
+            let mut args = vec![endpoint, store.as_str()];
+            args.extend_from_slice(suite.store_args);
+            args.push(&keys_arg);
             let cmd = if sub == "peer" {
                 let mut c = Command::new(python.exe());
                 c.arg(anchor).args(args);
@@ -505,12 +627,11 @@ fn flatten_cpu(line: &mut Value) {
     }
 }
 
-/// The `s3` figures of one server against the targets: rates and CPU per operation
-/// beside the peer's and the floor's, requests per operation beside the crate's
-/// documented budget, and the request rate the server sustained.
-fn print_s3(server: &str, keys: usize, m: &Medians) {
-    // Values per key in the workload (shared/bench/WORKLOAD.md).
-    const V: f64 = 100.0;
+/// One AWS suite's figures on one server against its issue's targets: rates and CPU per
+/// operation beside the peer's and the floor's, requests per operation beside the
+/// budget, the request rate the server sustained, and a verdict.
+fn print_aws(suite: &AwsSuite, server: &str, keys: usize, m: &Medians) {
+    let (ours_name, peer_name, floor_name) = (suite.ours.0, suite.peer.1, suite.floor.0);
     let get = |backend: &str, metric: &str| m.get(backend)?.get(metric).copied();
     let num = |v: Option<f64>| match v {
         Some(v) if v >= 100.0 => format!("{v:.0}"),
@@ -519,7 +640,8 @@ fn print_s3(server: &str, keys: usize, m: &Medians) {
     };
     let plural = if keys == 1 { "key" } else { "keys" };
     println!(
-        "\ns3 on {server}: the workload's first {keys} {plural} (of 100), medians of {ROUNDS} interleaved rounds, this run"
+        "\n{} on {server}: the workload's first {keys} {plural} (of 100), medians of {ROUNDS} interleaved rounds, this run",
+        suite.name
     );
     println!(
         "{:<28} {:>10} {:>10} {:>10} {:>9} {:>8} {:>4} {:>10} {:>10}",
@@ -533,8 +655,9 @@ fn print_s3(server: &str, keys: usize, m: &Medians) {
         "ours/floor",
         "floor/peer"
     );
-    let row = |label: &str, metric: &str, target: Option<(bool, f64)>| {
-        let r = ratio(m, (S3_OURS, metric), (S3_PEER, metric));
+    // Whether ours / peer meets the target of the row, when it has one.
+    let row = |label: &str, metric: &str, target: Option<(bool, f64)>| -> Option<bool> {
+        let r = ratio(m, (ours_name, metric), (peer_name, metric));
         let (target_text, ok) = match target {
             // (true, x): at least x; (false, x): at most x.
             Some((true, x)) => (format!(">= {x}"), r.map(|r| r >= x)),
@@ -544,53 +667,49 @@ fn print_s3(server: &str, keys: usize, m: &Medians) {
         let two = |r: Option<f64>| r.map_or("-".to_string(), |r| format!("{r:.2}"));
         println!(
             "{label:<28} {:>10} {:>10} {:>10} {:>9} {target_text:>8} {:>4} {:>10} {:>10}",
-            num(get(S3_OURS, metric)),
-            num(get(S3_PEER, metric)),
-            num(get(S3_FLOOR, metric)),
+            num(get(ours_name, metric)),
+            num(get(peer_name, metric)),
+            num(get(floor_name, metric)),
             two(r),
             match ok {
                 Some(true) => "yes",
                 Some(false) => "NO",
                 None => "",
             },
-            two(ratio(m, (S3_OURS, metric), (S3_FLOOR, metric))),
-            two(ratio(m, (S3_FLOOR, metric), (S3_PEER, metric))),
+            two(ratio(m, (ours_name, metric), (floor_name, metric))),
+            two(ratio(m, (floor_name, metric), (peer_name, metric))),
         );
+        ok
     };
-    row("save ops/s", "save_ops_s", Some((true, 1.5)));
-    row("fetch keys/s", "fetch_keys_s", Some((true, 4.0)));
-    row("move ops/s", "move_ops_s", None);
-    row("delete ops/s", "delete_ops_s", Some((true, 1.5)));
+    let rates = [
+        ("save ops/s", "save_ops_s"),
+        ("fetch keys/s", "fetch_keys_s"),
+        ("move ops/s", "move_ops_s"),
+        ("delete ops/s", "delete_ops_s"),
+    ];
+    let mut rates_met = Vec::new();
+    for ((label, metric), target) in rates.into_iter().zip(suite.rate_targets) {
+        rates_met.push(row(label, metric, target.map(|x| (true, x))));
+    }
+    let mut cpu_met = Vec::new();
     for phase in ["save", "fetch", "move", "delete"] {
-        row(
+        cpu_met.push(row(
             &format!("client CPU ms per {phase}"),
             &format!("cpu_ms_per_{phase}"),
             Some((false, 0.1)),
-        );
+        ));
     }
-    let budgets = [
-        (
-            "save",
-            1.0 + 1.0 / V,
-            "PutObject + the key's meta-keys entry once: 1 + 1/100 values",
-        ),
-        ("fetch", 1.0 + V, "ListObjectsV2 + a GetObject per value"),
-        (
-            "move",
-            2.0 + 2.0 / V,
-            "CopyObject + DeleteObject + dest's meta-keys entry once: 2 + 1/50",
-        ),
-        ("delete", 1.0, "DeleteObject"),
-        ("save_32_in_flight", 1.0 + 1.0 / V, "as save"),
-    ];
     println!(
-        "{:<28} {:>10} {:>10} {:>10} {:>9}  budget (exampledb-s3's docs)",
-        "requests per operation", "exampledb", "peer", "SDK floor", "budget"
+        "{:<28} {:>10} {:>10} {:>10} {:>9}  budget ({})",
+        "requests per operation", "exampledb", "peer", "SDK floor", "budget", suite.budget_source
     );
-    for (phase, budget, why) in budgets {
+    let mut budgets_met = Vec::new();
+    for &(phase, budget, why) in suite.budgets {
         let metric = format!("requests_per_{phase}");
-        let ours = get(S3_OURS, &metric);
-        let verdict = match ours.map(|o| o <= budget + 1e-9) {
+        let ours = get(ours_name, &metric);
+        let within = ours.map(|o| o <= budget + 1e-9);
+        budgets_met.push(within);
+        let verdict = match within {
             Some(true) => "within",
             Some(false) => "OVER",
             None => "-",
@@ -599,23 +718,23 @@ fn print_s3(server: &str, keys: usize, m: &Medians) {
             "{:<28} {:>10} {:>10} {:>10} {budget:>9.2}  {verdict}: {why}",
             format!("  {phase}"),
             num(ours),
-            num(get(S3_PEER, &metric)),
-            num(get(S3_FLOOR, &metric)),
+            num(get(peer_name, &metric)),
+            num(get(floor_name, &metric)),
         );
     }
     println!(
         "{:<28} {:>10} {:>10} {:>10} {:>9}  (/ the peer's sequential save; CPU {} ms per save)",
         "save, 32 in flight, ops/s",
-        num(get(S3_OURS, "save_32_in_flight_ops_s")),
-        num(get(S3_PEER, "save_ops_s")),
+        num(get(ours_name, "save_32_in_flight_ops_s")),
+        num(get(peer_name, "save_ops_s")),
         "",
         ratio(
             m,
-            (S3_OURS, "save_32_in_flight_ops_s"),
-            (S3_PEER, "save_ops_s")
+            (ours_name, "save_32_in_flight_ops_s"),
+            (peer_name, "save_ops_s")
         )
         .map_or("-".to_string(), |r| format!("{r:.2}")),
-        num(get(S3_OURS, "cpu_ms_per_save_32_in_flight")),
+        num(get(ours_name, "cpu_ms_per_save_32_in_flight")),
     );
     // What the server sustained (rate x requests per operation): a bound for every client.
     println!("server requests/s per phase (exampledb / peer / SDK floor):");
@@ -633,11 +752,28 @@ fn print_s3(server: &str, keys: usize, m: &Medians) {
         };
         println!(
             "  {phase:<8} {:>6} / {:>6} / {:>6}",
-            rps(S3_OURS),
-            rps(S3_PEER),
-            rps(S3_FLOOR)
+            rps(ours_name),
+            rps(peer_name),
+            rps(floor_name)
         );
     }
+    // How many of the targets' cells are met, of those with figures.
+    let tally = |met: &[Option<bool>]| {
+        let known: Vec<bool> = met.iter().flatten().copied().collect();
+        let yes = known.iter().filter(|&&ok| ok).count();
+        format!("{yes} of {}", known.len())
+    };
+    println!(
+        "against the targets of issue {}: requests per operation within budget: {}; client CPU per operation <= 1/10 of the peer's: {} phases{}",
+        suite.issue,
+        tally(&budgets_met),
+        tally(&cpu_met),
+        if suite.rate_targets.iter().any(Option::is_some) {
+            format!("; rates at their targets: {}", tally(&rates_met))
+        } else {
+            String::new()
+        }
+    );
     println!();
 }
 

@@ -193,5 +193,102 @@ where
         }
         source = cause.source();
     }
+    scrub(&out)
+}
+
+/// The longest text of an answer kept in a message: a server's message is for a person,
+/// and a hostile one could be any size.
+const MAX_DESCRIBED: usize = 1_000;
+
+/// `text` without what could be a credential that a server (a debugging proxy, a hostile
+/// endpoint) echoed from the request into its message: the values after `Credential=`,
+/// `Signature=`, `Authorization` and `X-Amz-Security-Token`, and any run of 40 or more
+/// base64 characters in mixed case (secret keys are 40, session tokens hundreds; request
+/// ids, in one case, stay); cut at
+/// [`MAX_DESCRIBED`] bytes.
+pub(crate) fn scrub(text: &str) -> String {
+    const MARKERS: [&str; 4] = [
+        "credential=",
+        "signature=",
+        "authorization",
+        "x-amz-security-token",
+    ];
+    let is_token_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '%');
+    let mut out = String::with_capacity(text.len().min(MAX_DESCRIBED));
+    let mut rest = text;
+    while !rest.is_empty() {
+        let lower = rest.to_ascii_lowercase();
+        // A marker: keep it, hide the value that follows (after separators).
+        if let Some(marker) = MARKERS.iter().find(|m| lower.starts_with(**m)) {
+            out.push_str(&rest[..marker.len()]);
+            rest = &rest[marker.len()..];
+            let value_start = rest
+                .find(|c: char| !matches!(c, ':' | '=' | ' ' | '"' | '\''))
+                .unwrap_or(rest.len());
+            out.push_str(&rest[..value_start]);
+            rest = &rest[value_start..];
+            let value_end = rest
+                .find(|c: char| !is_token_char(c) && c != '-' && c != '_')
+                .unwrap_or(rest.len());
+            if value_end > 0 {
+                out.push_str("<removed>");
+            }
+            rest = &rest[value_end..];
+            continue;
+        }
+        // A long token-like run in mixed case (request ids, which are one case, stay).
+        let run = rest.find(|c: char| !is_token_char(c)).unwrap_or(rest.len());
+        let mixed = |t: &str| {
+            t.bytes().any(|b| b.is_ascii_lowercase()) && t.bytes().any(|b| b.is_ascii_uppercase())
+        };
+        if run >= 40 && mixed(&rest[..run]) {
+            out.push_str("<removed>");
+            rest = &rest[run..];
+            continue;
+        }
+        let step = if run > 0 {
+            run
+        } else {
+            rest.chars().next().map_or(1, char::len_utf8)
+        };
+        out.push_str(&rest[..step]);
+        rest = &rest[step..];
+    }
+    if out.len() > MAX_DESCRIBED {
+        let mut cut = MAX_DESCRIBED;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+        out.push_str("...");
+    }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn scrub_hides_echoed_credentials() {
+        let token = "FQoGZXIvYXdzEBYaDH".repeat(10);
+        let text = format!(
+            "ValidationException: bad header Authorization: AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20261203/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=abcdef0123 x-amz-security-token: {token} and wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+        );
+        let out = super::scrub(&text);
+        for secret in [
+            "AKIAEXAMPLE",
+            "abcdef0123",
+            "FQoGZXIvYXdz",
+            "wJalrXUtnFEMI",
+            "AWS4-HMAC",
+        ] {
+            assert!(!out.contains(secret), "{secret} in {out}");
+        }
+        assert!(out.contains("ValidationException: bad header"), "{out}");
+        let long = "é".repeat(2_000);
+        assert!(super::scrub(&long).len() <= super::MAX_DESCRIBED + 3);
+        assert_eq!(
+            super::scrub("the table does not exist"),
+            "the table does not exist"
+        );
+    }
 }

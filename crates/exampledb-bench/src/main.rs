@@ -23,6 +23,13 @@
 //! exampledb-bench s3-floor ENDPOINT BUCKET PREFIX KEYS  the same requests with
 //!                                 aws-sdk-s3 alone on precomputed names (no database)
 //! exampledb-bench s3-bucket ENDPOINT BUCKET  creates BUCKET (one per run)
+//! exampledb-bench dynamodb ENDPOINT TABLE KEYS  the DynamoDB backend on the first KEYS
+//!                                 keys (credentials as for s3), with the same figures
+//! exampledb-bench dynamodb-floor ENDPOINT TABLE KEYS  the requests of the boto3 peer
+//!                                 (shared/bench/anchor_python_dynamodb.py) with
+//!                                 aws-sdk-dynamodb alone on precomputed keys
+//! exampledb-bench dynamodb-table ENDPOINT TABLE  creates TABLE as `ensure_table` does
+//!                                 (one per run)
 //! ```
 //!
 //! Every run of the workload also reports the process's CPU time per operation and phase
@@ -557,16 +564,22 @@ fn github_floor(zip: &Path) -> Map<String, Value> {
     out
 }
 
-/// The S3 database on `endpoint`'s `bucket` under `prefix`, with the credentials of
-/// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` (as the peer, `anchor_python_s3.py`,
-/// takes them), region us-east-1.
-fn s3_database(endpoint: &str, bucket: &str, prefix: &str) -> exampledb_s3::S3Database {
+/// The access key id and secret of `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`: the
+/// peers (`anchor_python_s3.py`, `anchor_python_dynamodb.py`) take them from there too.
+fn env_credentials() -> (String, String) {
     let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"));
+    (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY"))
+}
+
+/// The S3 database on `endpoint`'s `bucket` under `prefix`, with the credentials of
+/// [`env_credentials`], region us-east-1.
+fn s3_database(endpoint: &str, bucket: &str, prefix: &str) -> exampledb_s3::S3Database {
+    let (id, secret) = env_credentials();
     exampledb_s3::S3Database::builder(bucket)
         .prefix(prefix)
         .endpoint(endpoint)
         .region("us-east-1")
-        .credentials(var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY"), None)
+        .credentials(id, secret, None)
         .build()
         .unwrap()
 }
@@ -582,19 +595,13 @@ fn sdk_client(
         retry::RetryConfig, timeout::TimeoutConfig, BehaviorVersion, Credentials, Region,
         RequestChecksumCalculation, ResponseChecksumValidation,
     };
-    let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"));
+    let (id, secret) = env_credentials();
     let config = exampledb_s3::aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
         .force_path_style(true)
-        .credentials_provider(Credentials::new(
-            var("AWS_ACCESS_KEY_ID"),
-            var("AWS_SECRET_ACCESS_KEY"),
-            None,
-            None,
-            "exampledb-bench",
-        ))
+        .credentials_provider(Credentials::new(id, secret, None, None, "exampledb-bench"))
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(std::time::Duration::from_secs(5))
@@ -753,7 +760,6 @@ async fn s3_floor(endpoint: &str, bucket: &str, prefix: &str, keys: usize) -> Ma
 /// time. Before each timing, one ListObjectsV2 (`check`) makes the client and opens a
 /// connection, untimed: the peer's boto3 client is made before its timing too.
 async fn s3(endpoint: &str, bucket: &str, prefix: &str, keys: usize) -> Map<String, Value> {
-    use futures_util::stream::{self, StreamExt};
     let data = workload();
     let data = &data[..keys.clamp(1, K)];
     let db = s3_database(endpoint, bucket, prefix);
@@ -768,25 +774,220 @@ async fn s3(endpoint: &str, bucket: &str, prefix: &str, keys: usize) -> Map<Stri
         &format!("{}-{IN_FLIGHT}-in-flight/", prefix.trim_end_matches('/')),
     );
     db.check().await.unwrap();
+    let count = || db.requests();
+    saves_in_flight(&db, data, &count, &mut out).await;
+    out
+}
+
+/// The saves of `data` [`IN_FLIGHT`] at a time on `db` (a database none of them is stored
+/// in yet), recorded as `save_<IN_FLIGHT>_in_flight`, a separate figure; then checks that
+/// every one is stored.
+async fn saves_in_flight(
+    db: &dyn ExampleDatabase,
+    data: &[(Vec<u8>, Vec<Vec<u8>>)],
+    count: &dyn Fn() -> u64,
+    out: &mut Map<String, Value>,
+) {
+    use futures_util::stream::{self, StreamExt};
     let pairs: Vec<(&Vec<u8>, &Vec<u8>)> = data
         .iter()
         .flat_map(|(k, vs)| vs.iter().map(move |v| (k, v)))
         .collect();
-    let count = || db.requests();
-    let p = Phase::start(Some(&count));
+    let p = Phase::start(Some(count));
     stream::iter(&pairs)
-        .for_each_concurrent(IN_FLIGHT, |(k, v)| {
-            let db = &db;
-            async move { db.save(k, v).await.unwrap() }
-        })
+        .for_each_concurrent(
+            IN_FLIGHT,
+            |(k, v)| async move { db.save(k, v).await.unwrap() },
+        )
         .await;
     let name = format!("save_{IN_FLIGHT}_in_flight");
-    p.end(&mut out, &name, &format!("{name}_ops_s"), pairs.len());
+    p.end(out, &name, &format!("{name}_ops_s"), pairs.len());
     let mut n = 0;
     for (k, _) in data {
         n += db.fetch(k).await.unwrap().len();
     }
     assert_eq!(n, pairs.len(), "every concurrent save is stored");
+}
+
+/// The DynamoDB database on `endpoint`'s `table` (under `key_prefix`), with the
+/// credentials of [`env_credentials`] (region us-east-1, the default with an endpoint)
+/// and otherwise its defaults.
+fn dynamodb_database(
+    endpoint: &str,
+    table: &str,
+    key_prefix: &[u8],
+) -> exampledb_dynamodb::DynamoDatabase {
+    let (id, secret) = env_credentials();
+    exampledb_dynamodb::DynamoDatabase::builder(table)
+        .key_prefix(key_prefix)
+        .endpoint(endpoint)
+        .credentials(id, secret, None)
+        .build()
+        .unwrap()
+}
+
+/// A new table for one run, made as `DynamoDatabase::ensure_table` makes it (on-demand
+/// billing, a stream with new and old images, time to live on `exp`). The peer, which
+/// creates its table only when missing, runs on one made so too: every client's writes
+/// cost the server the same stream records.
+async fn dynamodb_table(endpoint: &str, table: &str) -> Map<String, Value> {
+    dynamodb_database(endpoint, table, exampledb_dynamodb::DEFAULT_KEY_PREFIX)
+        .ensure_table()
+        .await
+        .unwrap_or_else(|e| panic!("ensure_table {table}: {e}"));
+    let mut out = Map::new();
+    out.insert("created".into(), json!(table));
+    out
+}
+
+/// The standard workload on the first `keys` keys (the peer's subset) with the DynamoDB
+/// backend's defaults, each phase with its requests per operation (counted by
+/// `DynamoDatabase::requests`) and client CPU per operation; then, under a second key
+/// prefix and with a new database, the same saves [`IN_FLIGHT`] at a time. Before the
+/// timing, one DescribeTable (`check`) makes the client, untimed: the peer's boto3 client
+/// is made before its timing too.
+async fn dynamodb(endpoint: &str, table: &str, keys: usize) -> Map<String, Value> {
+    let data = workload();
+    let data = &data[..keys.clamp(1, K)];
+    let db = dynamodb_database(endpoint, table, exampledb_dynamodb::DEFAULT_KEY_PREFIX);
+    db.check().await.unwrap();
+    let count = || db.requests();
+    let mut out = run_keys(&db, data, Some(&count)).await;
+    out.insert("keys".into(), json!(data.len()));
+
+    let db = dynamodb_database(
+        endpoint,
+        table,
+        format!("hypothesis-example-{IN_FLIGHT}-in-flight:").as_bytes(),
+    );
+    db.check().await.unwrap();
+    let count = || db.requests();
+    saves_in_flight(&db, data, &count, &mut out).await;
+    out
+}
+
+/// The requests of the peer, `anchor_python_dynamodb.py`, with aws-sdk-dynamodb alone,
+/// configured as exampledb-dynamodb configures its client (`AwsSettings`: the same
+/// timeouts and retries, a request counter), on partition and sort keys computed before
+/// the timing: save = PutItem (unconditional, `k`, `h`, `v`: no expiry); fetch = Query of
+/// the key's partition, every page; move = DeleteItem + PutItem (Hypothesis's default
+/// move); delete = DeleteItem. What the SDK costs per request with nothing of a database
+/// around it. One DescribeTable first makes the client, untimed.
+async fn dynamodb_floor(endpoint: &str, table: &str, keys: usize) -> Map<String, Value> {
+    use exampledb_dynamodb::aws_sdk_dynamodb::{primitives::Blob, types::AttributeValue};
+    use sha2::{Digest, Sha384};
+    use std::collections::HashMap;
+    let data = workload();
+    let data = &data[..keys.clamp(1, K)];
+    let (id, secret) = env_credentials();
+    let sdk = exampledb_aws::AwsSettings::new()
+        .endpoint(endpoint)
+        .region("us-east-1")
+        .credentials(id, secret, None)
+        .load()
+        .await;
+    let counter = exampledb_aws::RequestCounter::default();
+    let client = exampledb_dynamodb::aws_sdk_dynamodb::Client::from_conf(
+        exampledb_dynamodb::aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(counter.clone())
+            .build(),
+    );
+    let blob = |bytes: &[u8]| AttributeValue::B(Blob::new(bytes));
+    let partition = |key: &[u8]| blob(&[exampledb_dynamodb::DEFAULT_KEY_PREFIX, key].concat());
+    // Per key: its partition, its `.secondary`'s, and each value's sort key.
+    let names: Vec<_> = data
+        .iter()
+        .map(|(k, values)| {
+            let sorts: Vec<AttributeValue> =
+                values.iter().map(|v| blob(&Sha384::digest(v))).collect();
+            (partition(k), partition(&sub_key(k, "secondary")), sorts)
+        })
+        .collect();
+    let item_key = |k: &AttributeValue, h: &AttributeValue| {
+        HashMap::from([("k".to_owned(), k.clone()), ("h".to_owned(), h.clone())])
+    };
+    let put = |k: &AttributeValue, h: &AttributeValue, v: &[u8]| {
+        let mut item = item_key(k, h);
+        item.insert("v".to_owned(), blob(v));
+        client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item))
+            .send()
+    };
+    let delete = |k: &AttributeValue, h: &AttributeValue| {
+        client
+            .delete_item()
+            .table_name(table)
+            .set_key(Some(item_key(k, h)))
+            .send()
+    };
+    client
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .unwrap();
+    let count = || counter.count();
+    let mut out = Map::new();
+    let p = Phase::start(Some(&count));
+    for ((k, _, sorts), (_, values)) in names.iter().zip(data) {
+        for (h, v) in sorts.iter().zip(values) {
+            put(k, h, v).await.unwrap();
+        }
+    }
+    p.end(&mut out, "save", "save_ops_s", data.len() * V);
+    let p = Phase::start(Some(&count));
+    let t = p.started;
+    let mut n = 0;
+    for _ in 0..ROUNDS {
+        for (k, _, _) in &names {
+            let mut start = None;
+            loop {
+                let page = client
+                    .query()
+                    .table_name(table)
+                    .key_condition_expression("k = :k")
+                    .expression_attribute_values(":k", k.clone())
+                    .set_exclusive_start_key(start.take())
+                    .send()
+                    .await
+                    .unwrap();
+                let values: Vec<&Blob> = page
+                    .items()
+                    .iter()
+                    .filter_map(|item| item.get("v")?.as_b().ok())
+                    .collect();
+                n += values.len();
+                match page.last_evaluated_key() {
+                    Some(last) if !last.is_empty() => start = Some(last.clone()),
+                    _ => break,
+                }
+            }
+        }
+    }
+    assert_eq!(n, ROUNDS * data.len() * V);
+    out.insert("fetch_values_s".into(), rate(n, t));
+    p.end(&mut out, "fetch", "fetch_keys_s", ROUNDS * data.len());
+    let p = Phase::start(Some(&count));
+    for ((k, sec, sorts), (_, values)) in names.iter().zip(data) {
+        for (h, v) in sorts.iter().zip(values).take(V / 2) {
+            delete(k, h).await.unwrap();
+            put(sec, h, v).await.unwrap();
+        }
+    }
+    p.end(&mut out, "move", "move_ops_s", data.len() * V / 2);
+    let p = Phase::start(Some(&count));
+    for (k, sec, sorts) in &names {
+        for (key, h) in std::iter::repeat_n(k, V / 2)
+            .zip(&sorts[V / 2..])
+            .chain(std::iter::repeat_n(sec, V / 2).zip(&sorts[..V / 2]))
+        {
+            delete(key, h).await.unwrap();
+        }
+    }
+    p.end(&mut out, "delete", "delete_ops_s", data.len() * V);
+    out.insert("keys".into(), json!(data.len()));
     out
 }
 
@@ -828,6 +1029,24 @@ async fn main() {
         ["s3-bucket", endpoint, bucket] => {
             ("s3-bucket".to_string(), s3_bucket(endpoint, bucket).await)
         }
+        ["dynamodb", endpoint, table, keys] => {
+            let keys = keys.parse().expect("KEYS is a number");
+            (
+                "exampledb-dynamodb".to_string(),
+                dynamodb(endpoint, table, keys).await,
+            )
+        }
+        ["dynamodb-floor", endpoint, table, keys] => {
+            let keys = keys.parse().expect("KEYS is a number");
+            (
+                "floor-aws-sdk-dynamodb".to_string(),
+                dynamodb_floor(endpoint, table, keys).await,
+            )
+        }
+        ["dynamodb-table", endpoint, table] => (
+            "dynamodb-table".to_string(),
+            dynamodb_table(endpoint, table).await,
+        ),
         ["redis", url] => {
             let db = exampledb_redis::RedisDatabase::builder(url)
                 .build()
@@ -859,7 +1078,7 @@ async fn main() {
             (label, run(&db).await)
         }
         _ => {
-            eprintln!("usage: exampledb-bench memory | dir PATH [--durable] [--offload] [--named-temp] | floor PATH | floor-atomic PATH | redis URL | redis-floor PORT | github ZIP | github-floor ZIP | s3 ENDPOINT BUCKET PREFIX KEYS | s3-floor ENDPOINT BUCKET PREFIX KEYS | s3-bucket ENDPOINT BUCKET");
+            eprintln!("usage: exampledb-bench memory | dir PATH [--durable] [--offload] [--named-temp] | floor PATH | floor-atomic PATH | redis URL | redis-floor PORT | github ZIP | github-floor ZIP | s3 ENDPOINT BUCKET PREFIX KEYS | s3-floor ENDPOINT BUCKET PREFIX KEYS | s3-bucket ENDPOINT BUCKET | dynamodb ENDPOINT TABLE KEYS | dynamodb-floor ENDPOINT TABLE KEYS | dynamodb-table ENDPOINT TABLE");
             std::process::exit(2);
         }
     };

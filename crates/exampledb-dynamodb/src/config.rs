@@ -14,7 +14,7 @@ use crate::BACKEND;
 
 /// The DynamoDB backend's own option keys (besides the shared AWS ones: `region`,
 /// `endpoint`, `profile`, `connect_timeout`, `operation_timeout`, `max_attempts`).
-pub const DYNAMODB_OPTIONS: &[&str] = &["key_prefix", "expire_after", "poll_interval"];
+pub const DYNAMODB_OPTIONS: &[&str] = &["key_prefix", "prefix", "expire_after", "poll_interval"];
 
 /// The key prefix by default, as Redis's: several databases can share a table, and the
 /// partition key is never empty.
@@ -23,6 +23,9 @@ pub const DEFAULT_KEY_PREFIX: &[u8] = b"hypothesis-example:";
 pub const DEFAULT_EXPIRE_AFTER: Duration = Duration::from_secs(8 * 24 * 3600);
 /// How often `subscribe()` reads the table's stream while someone listens, by default.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// The longest [`expire_after`](DynamoDatabaseBuilder::expire_after): 100 years.
+pub const MAX_EXPIRE_AFTER: Duration = Duration::from_secs(36_500 * 86_400);
 
 /// Settings for a [`DynamoDatabase`]; see [`DynamoDatabase::builder`] and the
 /// [crate documentation](crate) for the options.
@@ -207,14 +210,16 @@ impl DynamoDatabaseBuilder {
     }
 
     /// Sets one option by name: the shared AWS ones (`region`, `endpoint`, `profile`,
-    /// `connect_timeout`, `operation_timeout`, `max_attempts`) and `key_prefix`,
-    /// `expire_after`, `poll_interval`.
+    /// `connect_timeout`, `operation_timeout`, `max_attempts`) and `key_prefix` (also
+    /// spelled `prefix`), `expire_after`, `poll_interval`.
     pub fn with_option(mut self, key: &str, value: &str) -> Result<Self> {
         if self.aws.set_option(BACKEND, key, value)? {
             return Ok(self);
         }
         Ok(match key {
-            "key_prefix" => self.key_prefix(value.as_bytes().to_vec()),
+            // `prefix` as the issue that specified the URL spelled it; `key_prefix` as
+            // Redis's and Hypothesis's.
+            "key_prefix" | "prefix" => self.key_prefix(value.as_bytes().to_vec()),
             "expire_after" => self.expire_after(parse_duration(BACKEND, key, value)?),
             "poll_interval" => self.poll_interval(parse_duration(BACKEND, key, value)?),
             _ => {
@@ -255,6 +260,12 @@ impl DynamoDatabaseBuilder {
         if self.expire_after < Duration::from_secs(1) {
             return Err(invalid(BACKEND, "expire_after must be at least one second"));
         }
+        if self.expire_after > MAX_EXPIRE_AFTER {
+            return Err(invalid(
+                BACKEND,
+                "expire_after must be at most 100 years (36500d): `exp` is a time in epoch seconds",
+            ));
+        }
         if self.poll_interval.is_zero() {
             return Err(invalid(BACKEND, "poll_interval must be more than zero"));
         }
@@ -284,6 +295,7 @@ impl DatabaseBuilder for DynamoDatabaseBuilder {
         "operation_timeout",
         "max_attempts",
         "key_prefix",
+        "prefix",
         "expire_after",
         "poll_interval",
     ];
@@ -310,6 +322,23 @@ mod tests {
         assert_eq!(b.table.as_deref(), Some("examples"));
         assert_eq!(b.key_prefix, b"ci:");
         assert_eq!(b.expire_after, Duration::from_secs(3600));
+        // The issue's spelling of the option.
+        let b = DynamoDatabaseBuilder::from_url("dynamodb://examples?prefix=ci%3A").unwrap();
+        assert_eq!(b.key_prefix, b"ci:");
+        // `exp` is now + expire_after in epoch seconds: no overflow, ever.
+        let with_credentials =
+            |b: DynamoDatabaseBuilder| b.credentials("id", "secret", None).build();
+        let err = DynamoDatabaseBuilder::from_url(
+            "dynamodb://examples?endpoint=http://127.0.0.1:9&expire_after=18446744073000000000s",
+        )
+        .and_then(with_credentials)
+        .unwrap_err();
+        assert!(err.to_string().contains("100 years"), "{err}");
+        assert!(DynamoDatabaseBuilder::from_url(
+            "dynamodb://examples?endpoint=http://127.0.0.1:9&expire_after=36500d"
+        )
+        .and_then(with_credentials)
+        .is_ok());
         for (bad, expect) in [
             ("dynamodb://examples?colour=red", "colour"),
             ("dynamodb://examples/sub", "no path"),

@@ -41,6 +41,9 @@ pub(crate) struct Inner {
     pub(crate) poll_interval: Duration,
     pub(crate) clients: Clients,
     pub(crate) hub: ChangeHub,
+    /// Whether the listener knows where each open shard of the stream ends, so that every
+    /// change made from then on is reported; see [`DynamoDatabase::subscribe_positioned`].
+    pub(crate) positioned: tokio::sync::watch::Sender<bool>,
 }
 
 impl fmt::Debug for DynamoDatabase {
@@ -79,6 +82,7 @@ impl DynamoDatabase {
                 poll_interval: settings.poll_interval,
                 clients: Clients::new(source, location),
                 hub: ChangeHub::new(),
+                positioned: tokio::sync::watch::Sender::new(false),
             }),
         }
     }
@@ -99,17 +103,65 @@ impl DynamoDatabase {
         self.inner.clients.counter.count()
     }
 
-    /// Checks now that the table exists and can be described with these credentials (one
-    /// DescribeTable). The same as [`ExampleDatabase::check`], callable without the trait.
+    /// Checks now that the table exists, can be described with these credentials and
+    /// has the keys the database needs (one DescribeTable):
+    /// [`ErrorKind::InvalidData`](exampledb_core::ErrorKind::InvalidData) says precisely
+    /// how its keys differ. The same as
+    /// [`ExampleDatabase::check`], callable without the trait.
     pub async fn check(&self) -> Result<()> {
         let client = self.inner.clients.tables().await?;
-        client
+        let described = client
             .describe_table()
             .table_name(&self.inner.table)
             .send()
             .await
-            .map(drop)
-            .map_err(|e| self.inner.clients.error(Operation::Open, e))
+            .map_err(|e| self.inner.clients.error(Operation::Open, e))?;
+        let differences = described
+            .table()
+            .map(crate::table::key_differences)
+            .unwrap_or_default();
+        if differences.is_empty() {
+            Ok(())
+        } else {
+            Err(crate::table::not_as_needed(
+                &self.inner.clients.location,
+                &differences,
+            ))
+        }
+    }
+
+    /// [`subscribe`](ExampleDatabase::subscribe), returning once the listener has found
+    /// where the table's stream ends (one DescribeTable, one DescribeStream and one
+    /// GetShardIterator per open shard): every change made after this returns is
+    /// reported. `subscribe()` returns at once and finds its position in the background,
+    /// so changes made in the first moments after it returns may be missed; use this
+    /// where they matter (a dashboard that subscribes, then fetches). Fails with
+    /// [`ErrorKind::Timeout`](exampledb_core::ErrorKind::Timeout) when the stream cannot
+    /// be read within `wait` (the listener keeps trying while the stream is held; the log
+    /// says why).
+    ///
+    /// ```no_run
+    /// # async fn f(db: exampledb_dynamodb::DynamoDatabase) -> exampledb_core::Result<()> {
+    /// use exampledb_core::ExampleDatabase;
+    /// let mut events = db.subscribe_positioned(std::time::Duration::from_secs(30)).await?;
+    /// db.save(b"key", b"value").await?; // reported
+    /// # Ok(()) }
+    /// ```
+    pub async fn subscribe_positioned(&self, wait: Duration) -> Result<ChangeStream> {
+        let stream = self.subscribe()?;
+        let mut positioned = self.inner.positioned.subscribe();
+        let waited = tokio::time::timeout(wait, positioned.wait_for(|p| *p))
+            .await
+            .map(|r| r.is_ok());
+        match waited {
+            Ok(true) => Ok(stream),
+            _ => Err(Error::Timeout {
+                backend: BACKEND,
+                operation: Operation::Subscribe,
+                location: self.inner.clients.location.clone(),
+                after: wait,
+            }),
+        }
     }
 
     pub(crate) fn inner(&self) -> &Arc<Inner> {
@@ -196,11 +248,11 @@ impl Inner {
         let sent = client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(self.item(key, value, now + self.ttl())))
+            .set_item(Some(self.item(key, value, now.saturating_add(self.ttl()))))
             .condition_expression("attribute_not_exists(#h) OR #exp < :refresh")
             .expression_attribute_names("#h", SORT)
             .expression_attribute_names("#exp", EXPIRES)
-            .expression_attribute_values(":refresh", number(now + self.ttl() / 2))
+            .expression_attribute_values(":refresh", number(now.saturating_add(self.ttl() / 2)))
             .send()
             .await;
         match sent {
@@ -258,10 +310,12 @@ impl Inner {
         let mut values = Vec::new();
         let mut stale = Vec::new();
         let mut start: Option<HashMap<String, AttributeValue>> = None;
+        let mut pages = Pages::default();
         loop {
             let page = client
                 .query()
                 .table_name(&self.table)
+                .consistent_read(true)
                 .key_condition_expression("#k = :k")
                 .expression_attribute_names("#k", PARTITION)
                 .expression_attribute_values(":k", blob(&self.partition(key)))
@@ -277,13 +331,15 @@ impl Inner {
                 if expires <= now {
                     continue; // expired: DynamoDB deletes it lazily, local servers never
                 }
-                if expires < now + self.ttl() / 2 {
+                if expires < now.saturating_add(self.ttl() / 2) {
                     stale.push(value.clone());
                 }
                 values.push(value);
             }
             match page.last_evaluated_key() {
-                Some(last) if !last.is_empty() => start = Some(last.clone()),
+                Some(last) if !last.is_empty() => {
+                    start = Some(pages.next(self, Operation::Fetch, last)?);
+                }
                 _ => break,
             }
         }
@@ -327,7 +383,7 @@ impl Inner {
             .condition_expression("attribute_exists(#h)")
             .expression_attribute_names("#exp", EXPIRES)
             .expression_attribute_names("#h", SORT)
-            .expression_attribute_values(":exp", number(now + self.ttl()))
+            .expression_attribute_values(":exp", number(now.saturating_add(self.ttl())))
             .send()
             .await;
         match sent {
@@ -370,7 +426,11 @@ impl Inner {
             .map_err(|e| build_error(&self.clients.location, e))?;
         let put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(self.item(dest, value, now() + self.ttl())))
+            .set_item(Some(self.item(
+                dest,
+                value,
+                now().saturating_add(self.ttl()),
+            )))
             .build()
             .map_err(|e| build_error(&self.clients.location, e))?;
         let mut attempt = 0;
@@ -395,7 +455,8 @@ impl Inner {
         }
     }
 
-    /// A paginated Scan projecting the partition key and the expiry only.
+    /// A paginated Scan projecting the partition key and the expiry only, of the items
+    /// holding a binary value (the others are not of this layout, and fetch ignores them).
     ///
     /// The prefix is matched here rather than with a `begins_with`
     /// filter expression: a Scan consumes read capacity for every item it
@@ -408,13 +469,19 @@ impl Inner {
         let mut keys = Vec::new();
         let mut seen = HashSet::new();
         let mut start: Option<HashMap<String, AttributeValue>> = None;
+        let mut pages = Pages::default();
         loop {
             let page = client
                 .scan()
                 .table_name(&self.table)
+                .consistent_read(true)
                 .projection_expression("#k, #exp")
+                // Items of this layout only (a binary value), as fetch reads them.
+                .filter_expression("attribute_type(#v, :binary)")
                 .expression_attribute_names("#k", PARTITION)
                 .expression_attribute_names("#exp", EXPIRES)
+                .expression_attribute_names("#v", VALUE)
+                .expression_attribute_values(":binary", AttributeValue::S("B".to_owned()))
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
@@ -435,11 +502,49 @@ impl Inner {
                 }
             }
             match page.last_evaluated_key() {
-                Some(last) if !last.is_empty() => start = Some(last.clone()),
+                Some(last) if !last.is_empty() => {
+                    start = Some(pages.next(self, Operation::Keys, last)?);
+                }
                 _ => break,
             }
         }
         Ok(keys)
+    }
+}
+
+/// The pages of one Query or Scan: a server that hands back a position it handed back
+/// before would keep the pagination going forever.
+#[derive(Default)]
+struct Pages {
+    seen: HashSet<String>,
+}
+
+impl Pages {
+    /// `last` (a page's `LastEvaluatedKey`) as the next page's start, or a `Protocol`
+    /// error when this pagination was there already.
+    fn next(
+        &mut self,
+        inner: &Inner,
+        operation: Operation,
+        last: &HashMap<String, AttributeValue>,
+    ) -> Result<HashMap<String, AttributeValue>> {
+        let mut parts: Vec<String> = last.iter().map(|(n, v)| format!("{n}={v:?}")).collect();
+        parts.sort();
+        if !self.seen.insert(parts.join(",")) {
+            return Err(Error::Backend {
+                backend: BACKEND,
+                operation,
+                location: inner.clients.location.clone(),
+                kind: exampledb_core::ErrorKind::Protocol,
+                temporary: false,
+                source: format!(
+                    "the server handed back a page position it had handed back before, after {} pages: the pagination would never end (is the endpoint a DynamoDB server?)",
+                    self.seen.len()
+                )
+                .into(),
+            });
+        }
+        Ok(last.clone())
     }
 }
 

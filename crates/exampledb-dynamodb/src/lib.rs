@@ -20,7 +20,10 @@
 //! prefixes of which none begins another.
 //!
 //! [`DynamoDatabase::ensure_table`] creates it (on-demand billing, time to live on `exp`,
-//! a stream with new and old images) or checks an existing one and says what differs.
+//! a stream with new and old images) or checks an existing one and says what differs;
+//! workers that start at once all succeed, whichever creates the table (an existing table
+//! with the right keys and stream is waited for until active, and gets its time to live
+//! enabled if it has none). [`DynamoDatabase::check`] checks the table's keys.
 //!
 //! ## Configuration
 //!
@@ -48,8 +51,9 @@
 //! feature). Options, named as the setters: `region`, `endpoint`, `profile`,
 //! `connect_timeout` (5 s), `operation_timeout` (30 s, per request with its retries),
 //! `max_attempts` (3; throttling and 5xx are retried with backoff of at most 2 s),
-//! `key_prefix` (`hypothesis-example:`), `expire_after` (8 days), `poll_interval` (how
-//! often the stream is read while someone listens, 500 ms). Credentials never go in URLs.
+//! `key_prefix` (`hypothesis-example:`; also spelled `prefix`), `expire_after` (8 days, at
+//! most 100 years), `poll_interval` (how often the stream is read while someone listens,
+//! 500 ms). Credentials never go in URLs.
 //!
 //! ## Requests per operation
 //!
@@ -58,11 +62,14 @@
 //! | operation | requests |
 //! |---|---|
 //! | save | one PutItem, conditional: written only if the value is not stored or has less than half its lifetime left; saving a fresh stored value changes nothing and is no event |
-//! | fetch | one Query per 1 MB of the key's items; items whose `exp` has passed are left out (DynamoDB deletes them lazily, local servers never); plus one UpdateItem per item with less than half its lifetime left (the refresh, eight at a time; a refresh that fails is logged and does not fail the fetch, so read-only credentials can fetch) |
+//! | fetch | one Query per 1 MB of the key's items, strongly consistent (a value saved a moment ago, by any process, is read; it costs twice the read capacity of an eventually consistent read); items whose `exp` has passed are left out (DynamoDB deletes them lazily, local servers never); plus one UpdateItem per item with less than half its lifetime left (the refresh, eight at a time; a refresh that fails is logged and does not fail the fetch, so read-only credentials can fetch) |
 //! | delete | one DeleteItem |
 //! | move | one TransactWriteItems: delete from src and put into dest, atomically (retried twice on a transaction conflict) |
-//! | keys | a Scan of the table projecting the partition key and `exp`, one per 1 MB, keeping this prefix's unexpired keys (the prefix is matched here: a Scan costs the same read capacity with or without a filter) |
-//! | subscribe | while someone listens: one GetRecords per open shard every poll interval, a DescribeStream every ten polls |
+//! | keys | a Scan of the table (strongly consistent) projecting the partition key and `exp` of the items holding a binary value, one per 1 MB, keeping this prefix's unexpired keys (the prefix is matched here: a Scan costs the same read capacity with or without a filter) |
+//! | subscribe | while someone listens: one GetRecords per open shard every poll interval (up to eight while the shard's pages come back full), a DescribeStream every ten polls |
+//!
+//! A server that hands back a page position (`LastEvaluatedKey`, a shard id) it handed
+//! back before would keep a pagination going forever: that is a `Protocol` error.
 //!
 //! ## Expiry
 //!
@@ -78,22 +85,33 @@
 //! From the table's stream: this process's changes and other processes' alike, exact
 //! (saves and deletes with their values; a move is a delete and a save, which may arrive
 //! in either order when the two keys are on different shards), shards followed as they
-//! split, iterators renewed. A re-save that only refreshes the time to live is no event; a
-//! re-save of an expired item that the server had not deleted yet is a save. Listening
-//! starts with the open shards' newest records, so changes made before `subscribe()`
-//! returns may be missed; the table needs its stream (`ensure_table` enables it), and
-//! while the stream cannot be read the listener logs a warning and retries every poll.
+//! split (a parent read to its end before its children), iterators renewed before they
+//! expire. A re-save that only refreshes the time to live is no event; a re-save of an
+//! expired item that the server had not deleted yet is a save. Listening starts with the
+//! open shards' newest records, found in the background after `subscribe()` returns (a
+//! DescribeTable, a DescribeStream and a GetShardIterator per open shard): changes made
+//! before that, including in the first moments after `subscribe()` returns, are not
+//! reported. [`DynamoDatabase::subscribe_positioned`] returns only once the position is
+//! known, so every change made after it returns is reported. The table needs its stream
+//! (`ensure_table` enables it); while the stream cannot be read the listener logs a
+//! warning and retries every poll, and a shard whose iterator must be renewed before any
+//! record was read from it is read again from its start, leaving out the records from
+//! before listening began (nothing written meanwhile is lost). The stream keeps records
+//! 24 hours: a listener that cannot read it for longer misses what was trimmed.
 //!
 //! ## Limits and errors
 //!
 //! A key whose partition key (prefix + key) is over 2,048 bytes, or an item over 400 KB,
 //! is [`Error::TooLarge`](exampledb_core::Error::TooLarge) before any request. Errors name
 //! `dynamodb://TABLE` and the operation, with the [`ErrorKind`](exampledb_core::ErrorKind)
-//! a caller acts on: `NotFound` (the table), `PermissionDenied`, `Unauthenticated`,
+//! a caller acts on: `NotFound` (the table), `InvalidData` (a table with other keys),
+//! `PermissionDenied`, `Unauthenticated`,
 //! `RateLimited` (after the SDK's bounded retries), `Timeout`, `Unavailable`, `Protocol`
 //! (an endpoint that is not DynamoDB: a web page, bytes that are not HTTP, a success
 //! without the `x-amzn-RequestId` header every DynamoDB answer carries); a transaction
-//! conflict is temporary. No credential appears in any message or `Debug`.
+//! conflict is temporary. No credential appears in any message or `Debug`, including
+//! credentials a server echoes back in its error message (the values after `Credential=`,
+//! `Signature=` or a security-token header, and long mixed-case base64 runs, are removed).
 #![deny(missing_docs)]
 
 mod client;
@@ -106,7 +124,7 @@ mod table;
 
 pub use config::{
     DynamoDatabaseBuilder, DEFAULT_EXPIRE_AFTER, DEFAULT_KEY_PREFIX, DEFAULT_POLL_INTERVAL,
-    DYNAMODB_OPTIONS,
+    DYNAMODB_OPTIONS, MAX_EXPIRE_AFTER,
 };
 pub use database::DynamoDatabase;
 

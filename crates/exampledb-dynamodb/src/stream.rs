@@ -37,17 +37,24 @@ use crate::BACKEND;
 /// Polls between two descriptions of the stream (new shards are looked for then).
 const DESCRIBE_EVERY: u64 = 10;
 
+/// Records one `GetRecords` returns at most: a page this full means more is waiting.
+const FULL_PAGE: usize = 1_000;
+
+/// Pages read from one shard in one poll at most.
+const PAGES_PER_POLL: usize = 8;
+
 /// The age at which a shard iterator not used since is renewed before use: DynamoDB
 /// Streams' iterators expire 15 minutes after they are handed out (a child shard's waits
 /// while its parent is read; every iterator waits while the stream cannot be reached).
 const ITERATOR_RENEW_AFTER: Duration = Duration::from_secs(10 * 60);
 
 /// Stops the reading task when the last subscriber goes.
-struct Guard(tokio::task::AbortHandle);
+struct Guard(tokio::task::AbortHandle, tokio::sync::watch::Sender<bool>);
 
 impl Drop for Guard {
     fn drop(&mut self) {
         self.0.abort();
+        self.1.send_replace(false);
     }
 }
 
@@ -64,8 +71,10 @@ pub(crate) fn start(inner: Arc<Inner>, sink: ChangeSink) -> Result<ListenerGuard
         )
         .into(),
     })?;
+    inner.positioned.send_replace(false);
+    let positioned = inner.positioned.clone();
     let task = runtime.spawn(follow(inner, sink));
-    Ok(Box::new(Guard(task.abort_handle())))
+    Ok(Box::new(Guard(task.abort_handle(), positioned)))
 }
 
 async fn follow(inner: Arc<Inner>, sink: ChangeSink) {
@@ -102,9 +111,11 @@ struct Shard {
     /// The shard this one split from: read first, so that one key's changes are
     /// reported in order.
     parent: Option<String>,
-    /// Where reading it began (its newest record, or its start): where an expired
-    /// iterator is renewed when no record has been read yet.
+    /// Where reading it began (its newest record, or its start).
     start: ShardIteratorType,
+    /// Records created before this time (epoch seconds) are history, not events: set
+    /// when a shard first read from its newest record is read again from its start.
+    skip_before: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -119,6 +130,9 @@ struct Reader {
     finished: HashSet<String>,
     polls: u64,
     describe_now: bool,
+    /// When listening was positioned (epoch seconds): records older than that are
+    /// history, if a shard must ever be read from its start again.
+    since: u64,
 }
 
 impl Reader {
@@ -132,23 +146,41 @@ impl Reader {
                 self.follow_new_stream(inner).await?;
             }
             self.describe(inner, !self.started).await?;
+            if !self.started {
+                self.since = crate::database::now();
+                inner.positioned.send_replace(true);
+            }
             self.started = true;
             self.describe_now = false;
         }
         self.polls += 1;
         let mut ids: Vec<String> = self.shards.keys().cloned().collect();
         ids.sort();
+        // A shard that fails does not keep the others from being read.
+        let mut failed = None;
         for id in ids {
             let parent_unread = self
                 .shards
                 .get(&id)
                 .and_then(|s| s.parent.as_ref())
-                .is_some_and(|p| self.shards.contains_key(p));
-            if !parent_unread {
-                self.read_shard(inner, sink, &id).await?;
+                .is_some_and(|p| p != &id && self.shards.contains_key(p));
+            if parent_unread {
+                continue;
+            }
+            // A full page means more is waiting: read on (a few pages), so that a busy
+            // shard does not fall behind the poll interval.
+            for _ in 0..PAGES_PER_POLL {
+                match self.read_shard(inner, sink, &id).await {
+                    Ok(true) => continue,
+                    Ok(false) => break,
+                    Err(e) => {
+                        failed.get_or_insert(e);
+                        break;
+                    }
+                }
             }
         }
-        Ok(())
+        failed.map_or(Ok(()), Err)
     }
 
     /// With every shard read to its end, the stream may have been replaced (the table
@@ -170,6 +202,7 @@ impl Reader {
         let streams = inner.clients.streams().await?;
         let arn = self.stream_arn.clone().unwrap_or_default();
         let mut start: Option<String> = None;
+        let mut pages: HashSet<String> = HashSet::new();
         let mut found = Vec::new();
         loop {
             let described = streams
@@ -192,7 +225,17 @@ impl Reader {
                 found.push((id.to_owned(), closed, parent));
             }
             match description.last_evaluated_shard_id() {
-                Some(last) => start = Some(last.to_owned()),
+                Some(last) if pages.insert(last.to_owned()) => start = Some(last.to_owned()),
+                Some(_) => {
+                    return Err(Error::Backend {
+                        backend: BACKEND,
+                        operation: Operation::Subscribe,
+                        location: inner.clients.location.clone(),
+                        kind: ErrorKind::Protocol,
+                        temporary: false,
+                        source: "DescribeStream handed back a page position it had handed back before: the listing of shards would never end (is the endpoint DynamoDB Streams?)".into(),
+                    })
+                }
                 None => break,
             }
         }
@@ -218,6 +261,7 @@ impl Reader {
                     last_sequence: None,
                     parent,
                     start: kind,
+                    skip_before: None,
                 },
             );
         }
@@ -229,20 +273,27 @@ impl Reader {
     async fn renew(&mut self, inner: &Inner, id: &str) -> Result<()> {
         let arn = self.stream_arn.clone().unwrap_or_default();
         let last = self.shards.get(id).and_then(|s| s.last_sequence.clone());
-        let kind = match (&last, self.shards.get(id)) {
-            (Some(_), _) => ShardIteratorType::AfterSequenceNumber,
-            (None, Some(shard)) => shard.start.clone(),
-            (None, None) => ShardIteratorType::Latest,
+        // A shard read from its newest record with none read since: a new `LATEST` would
+        // skip what was written meanwhile, so read it from its start, leaving out the
+        // records from before listening began.
+        let kind = match &last {
+            Some(_) => ShardIteratorType::AfterSequenceNumber,
+            None => ShardIteratorType::TrimHorizon,
         };
-        let renewed = shard_iterator(inner, &arn, id, kind, last).await?;
+        let renewed = shard_iterator(inner, &arn, id, kind, last.clone()).await?;
+        let since = self.since;
         if let Some(shard) = self.shards.get_mut(id) {
+            if last.is_none() && shard.start == ShardIteratorType::Latest {
+                shard.skip_before = Some(since);
+            }
             shard.iterator = renewed;
             shard.obtained = Instant::now();
         }
         Ok(())
     }
 
-    async fn read_shard(&mut self, inner: &Inner, sink: &ChangeSink, id: &str) -> Result<()> {
+    /// Reads one page of shard `id`; `Ok(true)` when it was full (more is waiting).
+    async fn read_shard(&mut self, inner: &Inner, sink: &ChangeSink, id: &str) -> Result<bool> {
         let streams = inner.clients.streams().await?;
         if self
             .shards
@@ -256,7 +307,7 @@ impl Reader {
             self.shards.remove(id);
             self.finished.insert(id.to_owned());
             self.describe_now = true;
-            return Ok(());
+            return Ok(false);
         };
         let answer = streams.get_records().shard_iterator(iterator).send().await;
         let output = match answer {
@@ -275,18 +326,20 @@ impl Reader {
                     shard.iterator = renewed;
                     shard.obtained = Instant::now();
                 }
-                return Ok(());
+                return Ok(false);
             }
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_expired_iterator_exception()) =>
             {
-                return self.renew(inner, id).await;
+                return self.renew(inner, id).await.map(|()| false);
             }
             Err(e) => return Err(inner.clients.error(Operation::Subscribe, e)),
         };
+        let skip_before = self.shards.get(id).and_then(|s| s.skip_before);
         for record in output.records() {
-            if let Some(event) = event_of(inner, record) {
+            let history = skip_before.is_some_and(|since| created(record) < since);
+            if let Some(event) = event_of(inner, record).filter(|_| !history) {
                 sink.emit(event);
             }
             if let (Some(shard), Some(seq)) = (
@@ -296,11 +349,12 @@ impl Reader {
                 shard.last_sequence = Some(seq.to_owned());
             }
         }
+        let full = output.records().len() >= FULL_PAGE;
         if let Some(shard) = self.shards.get_mut(id) {
             shard.iterator = output.next_shard_iterator().map(str::to_owned);
             shard.obtained = Instant::now();
         }
-        Ok(())
+        Ok(full && output.next_shard_iterator().is_some())
     }
 }
 
@@ -362,6 +416,14 @@ async fn shard_iterator(
         }
         Err(e) => Err(inner.clients.error(Operation::Subscribe, e)),
     }
+}
+
+/// When `record` was written (epoch seconds; 0 when the server does not say).
+fn created(record: &Record) -> u64 {
+    record
+        .dynamodb()
+        .and_then(|d| d.approximate_creation_date_time())
+        .map_or(0, |t| u64::try_from(t.secs()).unwrap_or(0))
 }
 
 fn binary(image: &HashMap<String, AttributeValue>, name: &str) -> Option<Bytes> {

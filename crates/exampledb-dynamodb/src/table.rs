@@ -20,7 +20,10 @@ impl DynamoDatabase {
     /// Creates the table if it does not exist: partition key `k` and sort key `h`
     /// (binary), on-demand billing, a stream with new and old images, and time to live on
     /// `exp`. If it exists, checks it and returns [`ErrorKind::InvalidData`] saying
-    /// precisely what differs (its billing mode is left as it is). Needs
+    /// precisely what differs (its billing mode is left as it is); an existing table
+    /// with the right keys and stream is waited for until it is active and gets its time
+    /// to live enabled on `exp` if it has none (so that workers that start at once all
+    /// succeed, whichever created the table). Needs
     /// `dynamodb:DescribeTable`, `DescribeTimeToLive`, and to create it `CreateTable` and
     /// `UpdateTimeToLive`.
     pub async fn ensure_table(&self) -> Result<()> {
@@ -42,25 +45,22 @@ impl DynamoDatabase {
             }
             Err(e) => return Err(inner.clients.error(Operation::Open, e)),
         };
-        let mut differences = table.as_ref().map(schema_differences).unwrap_or_default();
-        if let Some(ttl) = self.ttl_difference().await? {
-            differences.push(ttl);
+        let differences = table.as_ref().map(schema_differences).unwrap_or_default();
+        if !differences.is_empty() {
+            return Err(not_as_needed(&inner.clients.location, &differences));
         }
-        if differences.is_empty() {
-            return Ok(());
+        // The table may be another process's, created a moment ago: wait until it is
+        // active, and enable its time to live if that process has not yet.
+        if table.as_ref().and_then(TableDescription::table_status) != Some(&TableStatus::Active) {
+            self.wait_until_active().await?;
         }
-        Err(Error::Backend {
-            backend: BACKEND,
-            operation: Operation::Open,
-            location: inner.clients.location.clone(),
-            kind: ErrorKind::InvalidData,
-            temporary: false,
-            source: format!(
-                "the table is not as an example database needs it: {}",
-                differences.join("; ")
-            )
-            .into(),
-        })
+        match self.ttl_difference().await? {
+            None => Ok(()),
+            Some(Ttl::Disabled) => self.enable_ttl().await,
+            Some(Ttl::Other(difference)) => {
+                Err(not_as_needed(&inner.clients.location, &[difference]))
+            }
+        }
     }
 
     async fn create_table(&self) -> Result<()> {
@@ -112,21 +112,34 @@ impl DynamoDatabase {
             Err(e) => return Err(inner.clients.error(Operation::Open, e)),
         }
         self.wait_until_active().await?;
+        self.enable_ttl().await
+    }
+
+    /// Enables time to live on `exp`. Another process may be doing the same at this
+    /// moment: a refusal is fine when the time to live is then on `exp`.
+    async fn enable_ttl(&self) -> Result<()> {
+        let inner = self.inner();
+        let client = inner.clients.tables().await?;
+        let specification = TimeToLiveSpecification::builder()
+            .enabled(true)
+            .attribute_name(EXPIRES)
+            .build()
+            .map_err(|e| Error::Backend {
+                backend: BACKEND,
+                operation: Operation::Open,
+                location: inner.clients.location.clone(),
+                kind: ErrorKind::Other,
+                temporary: false,
+                source: Box::new(e),
+            })?;
         let enabled = client
             .update_time_to_live()
             .table_name(&inner.table)
-            .time_to_live_specification(
-                TimeToLiveSpecification::builder()
-                    .enabled(true)
-                    .attribute_name(EXPIRES)
-                    .build()
-                    .map_err(schema_error)?,
-            )
+            .time_to_live_specification(specification)
             .send()
             .await;
         match enabled {
             Ok(_) => Ok(()),
-            // Already enabled (by a process that created the table at the same moment)?
             Err(e) => match self.ttl_difference().await? {
                 None => Ok(()),
                 Some(_) => Err(inner.clients.error(Operation::Open, e)),
@@ -163,7 +176,7 @@ impl DynamoDatabase {
     }
 
     /// What is wrong with the table's time to live, if anything.
-    async fn ttl_difference(&self) -> Result<Option<String>> {
+    async fn ttl_difference(&self) -> Result<Option<Ttl>> {
         let inner = self.inner();
         let client = inner.clients.tables().await?;
         let described = client
@@ -179,18 +192,65 @@ impl DynamoDatabase {
             status,
             Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
         );
+        let disabling = status == Some(&TimeToLiveStatus::Disabling);
         Ok(match (enabled, attribute) {
             (true, Some(EXPIRES)) => None,
-            (true, Some(other)) => Some(format!(
+            (true, Some(other)) => Some(Ttl::Other(format!(
                 "time to live is on the attribute {other:?}, not {EXPIRES:?}"
-            )),
-            _ => Some(format!("time to live is not enabled (on {EXPIRES:?})")),
+            ))),
+            // Being switched off: DynamoDB refuses to switch it on again for an hour.
+            _ if disabling => Some(Ttl::Other(format!(
+                "time to live is being disabled (want it on {EXPIRES:?})"
+            ))),
+            _ => Some(Ttl::Disabled),
         })
     }
 }
 
+/// What is wrong with a table's time to live.
+enum Ttl {
+    /// Not enabled: `ensure_table` enables it.
+    Disabled,
+    /// Enabled on another attribute, or being disabled: said in these words.
+    Other(String),
+}
+
 /// How `table`'s keys and stream differ from what the database needs.
 fn schema_differences(table: &TableDescription) -> Vec<String> {
+    let mut out = key_differences(table);
+    match table.stream_specification() {
+        Some(spec) if spec.stream_enabled() => {
+            if spec.stream_view_type() != Some(&StreamViewType::NewAndOldImages) {
+                out.push(format!(
+                    "the stream shows {}, not NEW_AND_OLD_IMAGES",
+                    spec.stream_view_type().map_or("nothing", |v| v.as_str())
+                ));
+            }
+        }
+        _ => out.push("there is no stream (want one with NEW_AND_OLD_IMAGES)".to_owned()),
+    }
+    out
+}
+
+/// The error for a table that differs from what the database needs (`differences`).
+pub(crate) fn not_as_needed(location: &str, differences: &[String]) -> Error {
+    Error::Backend {
+        backend: BACKEND,
+        operation: Operation::Open,
+        location: location.to_owned(),
+        kind: ErrorKind::InvalidData,
+        temporary: false,
+        source: format!(
+            "the table is not as an example database needs it: {}",
+            differences.join("; ")
+        )
+        .into(),
+    }
+}
+
+/// How `table`'s partition and sort keys differ from what the database needs (`k` and
+/// `h`, binary): with other keys, no operation can work.
+pub(crate) fn key_differences(table: &TableDescription) -> Vec<String> {
     let mut out = Vec::new();
     let key_of = |kind: KeyType| {
         table
@@ -221,17 +281,6 @@ fn schema_differences(table: &TableDescription) -> Vec<String> {
             Some(name) => out.push(format!("the {what} is {name:?}, not {want:?}")),
             None => out.push(format!("there is no {what} (want {want:?}, binary)")),
         }
-    }
-    match table.stream_specification() {
-        Some(spec) if spec.stream_enabled() => {
-            if spec.stream_view_type() != Some(&StreamViewType::NewAndOldImages) {
-                out.push(format!(
-                    "the stream shows {}, not NEW_AND_OLD_IMAGES",
-                    spec.stream_view_type().map_or("nothing", |v| v.as_str())
-                ));
-            }
-        }
-        _ => out.push("there is no stream (want one with NEW_AND_OLD_IMAGES)".to_owned()),
     }
     out
 }

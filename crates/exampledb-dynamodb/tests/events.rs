@@ -144,3 +144,25 @@ async fn a_python_writers_changes_are_reported() {
         vec![Bytes::from_static(b"two")]
     );
 }
+
+/// `subscribe_positioned` returns once the listener knows where the stream ends: a save
+/// made right after it returns is reported, every time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_save_right_after_subscribe_positioned_is_reported() {
+    let Some((_, _, db)) = common::database("dynamodb_positioned").await else {
+        return;
+    };
+    for i in 0..3u32 {
+        let mut stream = db
+            .subscribe_positioned(Duration::from_secs(20))
+            .await
+            .unwrap();
+        let value = format!("x{i}").into_bytes();
+        db.save(b"positioned", &value).await.unwrap();
+        let got = collect_events(&mut stream, b"positioned", 1, DEADLINE).await;
+        assert_eq!(got, [saved(b"positioned", &value)], "round {i}");
+        drop(stream);
+        // The listener stops; the next round starts a new one.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}

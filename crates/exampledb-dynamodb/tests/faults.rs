@@ -166,7 +166,6 @@ async fn ensure_table_says_precisely_what_differs() {
                 "the partition key is \"id\", not \"k\"",
                 "there is no sort key",
                 "stream",
-                "time to live is not enabled",
             ],
         ),
         (
@@ -174,10 +173,11 @@ async fn ensure_table_says_precisely_what_differs() {
             vec!["the partition key \"k\" is of type S, not B"],
         ),
         // The table the boto3 database a Hypothesis user writes by hand creates: the
-        // right keys, but no stream and no time to live.
+        // right keys, but no stream (nor time to live, which ensure_table would enable on
+        // a table that is right otherwise).
         (
             vec![("k", Hash, B), ("h", Range, B)],
-            vec!["stream", "time to live is not enabled"],
+            vec!["there is no stream"],
         ),
     ];
     for (keys, differences) in cases {
@@ -394,4 +394,207 @@ fn credentials_never_appear_in_debug_or_messages() {
         assert_eq!(err.kind(), ErrorKind::InvalidConfig, "{url}: {err}");
         assert!(!err.to_string().contains("SECRETSECRET"), "{url}: {err}");
     }
+}
+
+/// A 200 answer as DynamoDB sends it.
+fn ok(body: &str) -> StubReply {
+    StubReply::Http {
+        status: 200,
+        headers: vec![
+            ("Content-Type".into(), "application/x-amz-json-1.0".into()),
+            ("x-amzn-RequestId".into(), "STUB".into()),
+        ],
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+/// The operation a request is (its `X-Amz-Target`'s last part).
+fn operation_of(r: &exampledb_testkit::net::StubRequest) -> String {
+    let target = r.header("x-amz-target").unwrap_or_default();
+    target.rsplit('.').next().unwrap_or_default().to_owned()
+}
+
+/// A server whose Query, Scan and DescribeStream always say there is another page, at
+/// the same position: fetch and keys end with a `Protocol` error instead of paging
+/// forever, and the listener does not page forever either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endless_pagination_is_a_protocol_error() {
+    // "hypothesis-example:k", base64.
+    const PK: &str = "aHlwb3RoZXNpcy1leGFtcGxlOms=";
+    let stub = HttpStub::start(|r| match operation_of(r).as_str() {
+        "Query" | "Scan" => ok(&format!(
+            r#"{{"Items":[{{"k":{{"B":"{PK}"}},"h":{{"B":"AA=="}},"v":{{"B":"dg=="}}}}],"Count":1,"LastEvaluatedKey":{{"k":{{"B":"{PK}"}},"h":{{"B":"AA=="}}}}}}"#
+        )),
+        "DescribeTable" => ok(
+            r#"{"Table":{"TableName":"stub-table","TableStatus":"ACTIVE","LatestStreamArn":"arn:aws:dynamodb:us-east-1:1:table/stub-table/stream/x"}}"#,
+        ),
+        "DescribeStream" => ok(
+            r#"{"StreamDescription":{"Shards":[{"ShardId":"s1","SequenceNumberRange":{"StartingSequenceNumber":"1"}}],"LastEvaluatedShardId":"s1"}}"#,
+        ),
+        "GetShardIterator" => ok(r#"{"ShardIterator":"it"}"#),
+        "GetRecords" => ok(r#"{"Records":[],"NextShardIterator":"it"}"#),
+        _ => ok("{}"),
+    })
+    .unwrap();
+    let db = stub_builder(&stub.url())
+        .poll_interval(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    for (op, result) in [
+        (
+            "fetch",
+            tokio::time::timeout(SLACK, db.fetch(b"k"))
+                .await
+                .map(|r| r.map(drop)),
+        ),
+        (
+            "keys",
+            tokio::time::timeout(SLACK, db.keys())
+                .await
+                .map(|r| r.map(drop)),
+        ),
+    ] {
+        let err = result
+            .unwrap_or_else(|_| panic!("{op} pages forever"))
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Protocol, "{op}: {err:?}");
+        assert!(err.to_string().contains("page position"), "{op}: {err}");
+    }
+    let before = stub.request_count();
+    let listening = db.subscribe_positioned(Duration::from_secs(3)).await;
+    let sent = stub.request_count() - before;
+    assert_eq!(
+        listening.map(drop).unwrap_err().kind(),
+        ErrorKind::Timeout,
+        "a stream whose shards cannot be listed is never positioned"
+    );
+    // One DescribeTable, then two DescribeStream pages per poll (every 200 ms).
+    assert!(
+        sent < 60,
+        "{sent} requests in 3 s at a 200 ms poll interval"
+    );
+}
+
+/// A server (a debugging proxy, a hostile endpoint) that echoes the request's
+/// credentials in its error message: neither the session token nor the signature or
+/// access key id reaches our message or `Debug`.
+#[tokio::test]
+async fn credentials_echoed_by_a_server_are_kept_out_of_messages() {
+    let stub = HttpStub::start(|r| StubReply::Http {
+        status: 400,
+        headers: vec![
+            ("Content-Type".into(), "application/x-amz-json-1.0".into()),
+            ("x-amzn-RequestId".into(), "STUB".into()),
+        ],
+        body: format!(
+            r#"{{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"token={} auth={}"}}"#,
+            r.header("x-amz-security-token").unwrap_or("-"),
+            r.header("authorization").unwrap_or("-")
+        )
+        .into_bytes(),
+    })
+    .unwrap();
+    // A session token as STS hands them out: hundreds of base64 characters.
+    let token = "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQDx".repeat(6);
+    let db = DynamoDatabase::builder("stub-table")
+        .endpoint(stub.url())
+        .credentials("AKIDEXAMPLEKEYID", "SECRETSECRET", Some(token.clone()))
+        .max_attempts(1)
+        .build()
+        .unwrap();
+    let err = db.save(b"k", b"v").await.unwrap_err();
+    let text = format!("{err} / {err:?}");
+    assert!(text.contains("ValidationException"), "{text}");
+    for secret in [&token[..20], "AKIDEXAMPLEKEYID", "SECRETSECRET"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    // The request's signature: its marker may stay, its value not.
+    assert_eq!(
+        text.matches("Signature=").count(),
+        text.matches("Signature=<removed>").count(),
+        "{text}"
+    );
+}
+
+/// A table with other keys than the database needs: `check()` says how they differ.
+#[tokio::test]
+async fn check_refuses_a_table_with_other_keys() {
+    let Some(endpoint) = exampledb_testkit::services::s3_endpoint("dynamodb_check_wrong_keys")
+    else {
+        return;
+    };
+    let table = common::fresh_table();
+    common::raw_client(&endpoint)
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("k")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("k")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let db = common::builder(&endpoint, &table).build().unwrap();
+    let err = db.check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidData, "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("not B (binary)") && text.contains("sort key"),
+        "{text}"
+    );
+}
+
+/// A second process's `ensure_table` while the first has created the table but not yet
+/// enabled its time to live (on AWS a new table is CREATING for seconds): it succeeds,
+/// and the table ends as the database needs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ensure_table_succeeds_while_another_process_is_creating_it() {
+    let Some(endpoint) = exampledb_testkit::services::s3_endpoint("dynamodb_slow_creator") else {
+        return;
+    };
+    let table = common::fresh_table();
+    let proxy = TcpProxy::start(addr(&endpoint)).unwrap();
+    let creator = common::builder(&proxy.url(), &table)
+        .operation_timeout(Duration::from_secs(3))
+        .max_attempts(1)
+        .build()
+        .unwrap();
+    let other = common::builder(&endpoint, &table).build().unwrap();
+    let raw = common::raw_client(&endpoint);
+    let creating = tokio::spawn(async move { creator.ensure_table().await });
+    while raw
+        .describe_table()
+        .table_name(&table)
+        .send()
+        .await
+        .is_err()
+    {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    // The creator is stuck between CreateTable and UpdateTimeToLive.
+    proxy.set_mode(ProxyMode::Hang);
+    other.ensure_table().await.unwrap();
+    proxy.set_mode(ProxyMode::Forward);
+    let _ = creating.await.unwrap();
+    let ttl = raw
+        .describe_time_to_live()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
+    let ttl = ttl.time_to_live_description().unwrap();
+    assert_eq!(ttl.attribute_name(), Some("exp"), "{ttl:?}");
+    other.save(b"k", b"v").await.unwrap();
+    assert_eq!(other.fetch(b"k").await.unwrap().len(), 1);
 }

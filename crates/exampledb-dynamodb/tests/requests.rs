@@ -146,3 +146,35 @@ async fn prefixes_share_a_table() {
         .collect();
     assert_eq!(keys, set(&[b"k", b"only-theirs"]));
 }
+
+/// An item under the database's prefix that is not of the layout (its `v` is a string,
+/// not binary): fetch leaves it out, and so does keys(); it is never changed.
+#[tokio::test]
+async fn items_not_of_the_layout_are_neither_fetched_nor_listed() {
+    use exampledb_dynamodb::aws_sdk_dynamodb::{primitives::Blob, types::AttributeValue};
+    let Some((endpoint, table, db)) = common::database("dynamodb_not_the_layout").await else {
+        return;
+    };
+    common::raw_client(&endpoint)
+        .put_item()
+        .table_name(&table)
+        .item(
+            "k",
+            AttributeValue::B(Blob::new(common::partition(b"foreign"))),
+        )
+        .item("h", AttributeValue::B(Blob::new(b"x".to_vec())))
+        .item("v", AttributeValue::S("a string, not binary".into()))
+        .send()
+        .await
+        .unwrap();
+    db.save(b"ours", b"v").await.unwrap();
+    assert!(db.fetch(b"foreign").await.unwrap().is_empty());
+    let (keys, requests) = cost(&db, db.keys()).await;
+    assert_eq!(
+        keys.unwrap(),
+        [b"ours".as_slice()],
+        "keys() lists only keys fetch shows"
+    );
+    assert_eq!(requests, 1, "one Scan");
+    assert_eq!(common::raw_items(&endpoint, &table).await.len(), 2);
+}

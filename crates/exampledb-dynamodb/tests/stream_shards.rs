@@ -327,3 +327,46 @@ async fn splits_expired_iterators_and_foreign_records() {
         script.reads
     );
 }
+
+/// A shard that names itself as its parent (a confused server) is read, not skipped
+/// forever waiting for itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shard_that_is_its_own_parent_is_read() {
+    let stub = HttpStub::start(move |request| {
+        let target = request.header("x-amz-target").unwrap_or_default();
+        match target.rsplit('.').next().unwrap_or_default() {
+            "DescribeTable" => answer(
+                200,
+                json!({"Table": {"TableName": "stub-table", "TableStatus": "ACTIVE", "LatestStreamArn": ARN}}),
+            ),
+            "DescribeStream" => answer(
+                200,
+                json!({"StreamDescription": {"StreamArn": ARN, "StreamStatus": "ENABLED",
+                    "StreamViewType": "NEW_AND_OLD_IMAGES",
+                    "Shards": [shard("shard-1-self", Some("shard-1-self"), None)]}}),
+            ),
+            "GetShardIterator" => answer(200, json!({"ShardIterator": "self-0"})),
+            "GetRecords" if request.body.windows(6).any(|w| w == b"self-0") => answer(
+                200,
+                json!({"Records": [record("INSERT", 1, None, Some(image(b"k1", b"v1", common::now() + 3600)))],
+                       "NextShardIterator": "self-1"}),
+            ),
+            "GetRecords" => answer(200, json!({"Records": [], "NextShardIterator": "self-1"})),
+            other => answer(
+                400,
+                json!({"__type": "com.amazonaws.dynamodb.v20120810#ValidationException",
+                       "message": format!("unexpected operation {other}")}),
+            ),
+        }
+    })
+    .unwrap();
+    let db = DynamoDatabase::builder("stub-table")
+        .endpoint(stub.url())
+        .credentials(common::ACCESS_KEY, common::SECRET_KEY, None)
+        .poll_interval(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let mut stream = db.subscribe().unwrap();
+    let got = collect_events(&mut stream, b"k", 1, Duration::from_secs(20)).await;
+    assert_eq!(got, [saved(b"k1", b"v1")]);
+}
