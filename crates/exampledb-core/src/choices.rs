@@ -80,35 +80,140 @@ impl fmt::Debug for Choice {
 
 /// Formats a choice as Python would print it: `True`, `-3`, `1.5`, `nan`, `b'\x00a'`,
 /// `'é'` (a lone surrogate as `\ud800`).
+/// Python's `repr`, as Hypothesis users read their values, with two exceptions where
+/// `repr` cannot serve: a NaN other than the canonical quiet one shows its payload
+/// (`nan(0x7ff0000000000001)`; Python shows `nan` for every NaN), and an integer of more
+/// than 4,300 decimal digits (which Python refuses to convert to a string) is shown in
+/// hexadecimal, `0x...`, in time linear in its size.
 impl fmt::Display for Choice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Choice::Boolean(true) => f.write_str("True"),
             Choice::Boolean(false) => f.write_str("False"),
+            Choice::Integer(n) if n.bits() > MAX_DECIMAL_BITS => write!(f, "{n:#x}"),
             Choice::Integer(n) => write!(f, "{n}"),
-            Choice::Float(x) if x.is_nan() => f.write_str("nan"),
-            Choice::Float(x) if x.is_infinite() => {
-                f.write_str(if *x > 0.0 { "inf" } else { "-inf" })
-            }
-            Choice::Float(x) => write!(f, "{x:?}"),
+            Choice::Float(x) => f.write_str(&float_repr(*x)),
             Choice::Bytes(b) => {
-                f.write_str("b'")?;
+                let quote = repr_quote(b.contains(&b'\''), b.contains(&b'"'));
+                write!(f, "b{quote}")?;
                 for &byte in b {
                     match byte {
                         b'\\' => f.write_str("\\\\")?,
-                        b'\'' => f.write_str("\\'")?,
                         b'\n' => f.write_str("\\n")?,
                         b'\r' => f.write_str("\\r")?,
                         b'\t' => f.write_str("\\t")?,
+                        _ if char::from(byte) == quote => write!(f, "\\{quote}")?,
                         0x20..=0x7e => write!(f, "{}", char::from(byte))?,
                         _ => write!(f, "\\x{byte:02x}")?,
                     }
                 }
-                f.write_str("'")
+                write!(f, "{quote}")
             }
             Choice::String(s) => write!(f, "{s:?}"),
         }
     }
+}
+
+/// Integers up to this many bits are shown in decimal: 4,300 decimal digits, Python's
+/// limit for converting an integer to a string, is just over 14,284 bits.
+const MAX_DECIMAL_BITS: u64 = 14_280;
+
+/// The quote Python's `repr` puts around a string or bytes: `'`, unless the text holds a
+/// `'` and no `"`.
+fn repr_quote(has_single: bool, has_double: bool) -> char {
+    if has_single && !has_double {
+        '"'
+    } else {
+        '\''
+    }
+}
+
+/// Python's `repr(float)`: the shortest digits that read back as `x`, positional when the
+/// decimal exponent is from -4 to 15 (`0.0001`, `1000000000000000.0`), else scientific
+/// with a signed exponent of at least two digits (`1e-05`, `1e+16`).
+fn float_repr(x: f64) -> String {
+    if x.is_nan() {
+        let bits = x.to_bits();
+        return match bits {
+            0x7ff8_0000_0000_0000 => "nan".to_owned(),
+            0xfff8_0000_0000_0000 => "-nan".to_owned(),
+            _ => format!("nan(0x{bits:016x})"),
+        };
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "inf" } else { "-inf" }.to_owned();
+    }
+    let sign = if x.is_sign_negative() { "-" } else { "" };
+    // Rust's `{:e}` gives the shortest round-trip digits: `1.5e16`, `1e-5`, `0e0`.
+    let scientific = format!("{:e}", x.abs());
+    let (mantissa, exponent) = scientific
+        .split_once('e')
+        .unwrap_or((scientific.as_str(), "0"));
+    let exponent: i64 = exponent.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    // The value is 0.DIGITS x 10^point.
+    let point = exponent + 1;
+    if !(-3..=16).contains(&point) {
+        let (first, rest) = digits.split_at(1);
+        let mantissa = if rest.is_empty() {
+            first.to_owned()
+        } else {
+            format!("{first}.{rest}")
+        };
+        let exp_sign = if exponent < 0 { '-' } else { '+' };
+        return format!("{sign}{mantissa}e{exp_sign}{:02}", exponent.abs());
+    }
+    let len = digits.len() as i64;
+    if point <= 0 {
+        let zeros = "0".repeat(point.unsigned_abs() as usize);
+        format!("{sign}0.{zeros}{digits}")
+    } else if point >= len {
+        let zeros = "0".repeat((point - len) as usize);
+        format!("{sign}{digits}{zeros}.0")
+    } else {
+        let (whole, fraction) = digits.split_at(point as usize);
+        format!("{sign}{whole}.{fraction}")
+    }
+}
+
+/// Whether Python's `str.isprintable` is false for `cp` (so `repr` escapes it), for the
+/// categories that matter on a terminal: controls (Cc), format characters (Cf: bidi
+/// overrides, zero-width characters, the BOM), line and paragraph separators (Zl, Zp),
+/// spaces other than U+0020 (Zs), surrogates (Cs), private use (Co) and noncharacters.
+/// Unassigned code points (Cn) are not known here and are printed as they are.
+fn is_unprintable(cp: u32) -> bool {
+    matches!(
+        cp,
+        0x00..=0x1f
+            | 0x7f..=0xa0
+            | 0xad
+            | 0x600..=0x605
+            | 0x61c
+            | 0x6dd
+            | 0x70f
+            | 0x890..=0x891
+            | 0x8e2
+            | 0x1680
+            | 0x180e
+            | 0x2000..=0x200f
+            | 0x2028..=0x202f
+            | 0x205f..=0x2064
+            | 0x2066..=0x206f
+            | 0x3000
+            | 0xd800..=0xdfff
+            | 0xe000..=0xf8ff
+            | 0xfdd0..=0xfdef
+            | 0xfeff
+            | 0xfff9..=0xfffb
+            | 0x110bd
+            | 0x110cd
+            | 0x13430..=0x1343f
+            | 0x1bca0..=0x1bca3
+            | 0x1d173..=0x1d17a
+            | 0xe0001
+            | 0xe0020..=0xe007f
+            | 0xf0000..=0x10ffff
+    ) || (cp & 0xfffe) == 0xfffe
 }
 
 impl From<bool> for Choice {
@@ -258,19 +363,32 @@ impl From<String> for ChoiceString {
 }
 
 /// Python-style quoting, lone surrogates as `\udXXX`.
+/// Python's `repr` of the string: the quote it would choose; a backslash, the quote, tab,
+/// newline and carriage return escaped (`\t`, `\n`, `\r`); and every character
+/// `str.isprintable` rejects (controls, bidi overrides, zero-width characters, lone
+/// surrogates, ...) as `\xhh`, `\uhhhh` or `\Uhhhhhhhh`, so that a terminal shows what
+/// is there rather than obeying it.
 impl fmt::Debug for ChoiceString {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("'")?;
+        let quote = repr_quote(
+            self.code_points().any(|cp| cp == u32::from('\'')),
+            self.code_points().any(|cp| cp == u32::from('"')),
+        );
+        write!(f, "{quote}")?;
         for cp in self.code_points() {
             match char::from_u32(cp) {
-                Some('\'') => f.write_str("\\'")?,
                 Some('\\') => f.write_str("\\\\")?,
-                Some(c) if !c.is_control() => write!(f, "{c}")?,
+                Some('\t') => f.write_str("\\t")?,
+                Some('\n') => f.write_str("\\n")?,
+                Some('\r') => f.write_str("\\r")?,
+                Some(c) if c == quote => write!(f, "\\{quote}")?,
+                Some(c) if !is_unprintable(cp) => write!(f, "{c}")?,
                 _ if cp <= 0xff => write!(f, "\\x{cp:02x}")?,
-                _ => write!(f, "\\u{cp:04x}")?,
+                _ if cp <= 0xffff => write!(f, "\\u{cp:04x}")?,
+                _ => write!(f, "\\U{cp:08x}")?,
             }
         }
-        f.write_str("'")
+        write!(f, "{quote}")
     }
 }
 
@@ -638,6 +756,6 @@ mod tests {
         .iter()
         .map(ToString::to_string)
         .collect();
-        assert_eq!(shown, ["True", "-3", "1.5", "nan", "b'\\x00a\\''", "'é'"]);
+        assert_eq!(shown, ["True", "-3", "1.5", "nan", "b\"\\x00a'\"", "'é'"]);
     }
 }

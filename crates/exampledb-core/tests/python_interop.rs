@@ -395,3 +395,120 @@ async fn rust_changes_are_heard_by_python_listener() {
     assert_eq!(got_sorted, want, "Python's listener heard: {got:?}");
     std::io::stdout().flush().unwrap();
 }
+
+const PY_REPR: &str = r#"
+import json, sys
+from hypothesis.database import choices_from_bytes
+print(json.dumps([[repr(c) for c in choices_from_bytes(bytes.fromhex(h))] for h in json.load(sys.stdin)]))
+"#;
+
+/// `Choice`'s Display is Python's `repr` of the same choice (what `exampledb show` and
+/// `cat --decode` print): floats of every magnitude (`1e+16`, `1e-05`, `-0.0`), integers,
+/// bytes and strings with both quotes, controls, bidi overrides, zero-width and other
+/// unprintable characters, lone surrogates and astral characters.
+#[test]
+fn display_is_pythons_repr() {
+    let Some(py) = Python::for_test("display_is_pythons_repr") else {
+        return;
+    };
+    let special: Vec<u32> = vec![
+        0x27, 0x22, 0x5c, 0x09, 0x0a, 0x0d, 0x00, 0x1b, 0x7f, 0x85, 0xa0, 0xad, 0xe9, 0x300, 0x61c,
+        0x200b, 0x200d, 0x200e, 0x2028, 0x202e, 0x2066, 0x2069, 0x3000, 0xd800, 0xdfff, 0xe000,
+        0xfeff, 0xfffe, 0x4e2d, 0x1f600, 0xe0041, 0x10fffd, 0x41, 0x20,
+    ];
+    let code_point = prop_oneof![prop::sample::select(special), 0x20u32..0x7f];
+    let string = prop::collection::vec(code_point, 0..6).prop_map(|cps| {
+        let bytes: Vec<u8> = cps
+            .iter()
+            .flat_map(|&cp| {
+                // UTF-8, surrogates included (as Python's surrogatepass writes them).
+                let mut out = Vec::new();
+                match cp {
+                    0..=0x7f => out.push(cp as u8),
+                    0x80..=0x7ff => out.extend([0xc0 | (cp >> 6) as u8, 0x80 | (cp & 0x3f) as u8]),
+                    0x800..=0xffff => out.extend([
+                        0xe0 | (cp >> 12) as u8,
+                        0x80 | ((cp >> 6) & 0x3f) as u8,
+                        0x80 | (cp & 0x3f) as u8,
+                    ]),
+                    _ => out.extend([
+                        0xf0 | (cp >> 18) as u8,
+                        0x80 | ((cp >> 12) & 0x3f) as u8,
+                        0x80 | ((cp >> 6) & 0x3f) as u8,
+                        0x80 | (cp & 0x3f) as u8,
+                    ]),
+                }
+                out
+            })
+            .collect();
+        Choice::String(ChoiceString::from_surrogatepass_bytes(bytes).unwrap())
+    });
+    let float = prop_oneof![
+        any::<f64>().prop_filter("NaN payloads are shown, unlike Python", |x| !x.is_nan()),
+        prop::sample::select(vec![
+            0.0,
+            -0.0,
+            1e16,
+            1e15,
+            1e-4,
+            1e-5,
+            0.1,
+            1.5,
+            123456789.125,
+            1e300,
+            5e-324,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ]),
+        (-40i32..40, 1u32..1000).prop_map(|(e, m)| f64::from(m) * 10f64.powi(e)),
+    ];
+    let choice = prop_oneof![
+        any::<bool>().prop_map(Choice::from),
+        any::<i64>().prop_map(Choice::from),
+        float.prop_map(Choice::from),
+        prop::collection::vec(
+            prop_oneof![any::<u8>(), prop::sample::select(vec![b'\'', b'"', b'\\'])],
+            0..8
+        )
+        .prop_map(Choice::Bytes),
+        string,
+    ];
+    let strategy = prop::collection::vec(choice, 1..6);
+    let mut runner = TestRunner::deterministic();
+    let inputs: Vec<Vec<Choice>> = (0..1500)
+        .map(|_| strategy.new_tree(&mut runner).unwrap().current())
+        .collect();
+    let request = Value::Array(
+        inputs
+            .iter()
+            .map(|c| json!(hex(&choices::encode(c))))
+            .collect(),
+    )
+    .to_string();
+    let answers: Vec<Vec<String>> = serde_json::from_str(&py.run(PY_REPR, &[], &request)).unwrap();
+    for (input, python) in inputs.iter().zip(answers) {
+        let ours: Vec<String> = input.iter().map(ToString::to_string).collect();
+        assert_eq!(ours, python, "{}", hex(&choices::encode(input)));
+    }
+}
+
+/// What Python cannot show: NaN payloads, and integers of more than 4,300 digits (which
+/// Python refuses to convert); the latter in hexadecimal, in linear time.
+#[test]
+fn display_shows_nan_payloads_and_huge_integers_in_hex() {
+    let payload = f64::from_bits(0x7ff0_0000_0000_0123);
+    assert_eq!(Choice::from(payload).to_string(), "nan(0x7ff0000000000123)");
+    assert_eq!(Choice::from(-f64::NAN).to_string(), "-nan");
+    let huge = BigInt::from(1) << 3_200_000u32; // a 400 KB integer
+    let shown = Choice::Integer(-huge).to_string();
+    assert!(shown.starts_with("-0x1000"), "{}", &shown[..10]);
+    assert_eq!(shown.len(), "-0x1".len() + 800_000);
+    let small = BigInt::from(10).pow(4_000);
+    assert_eq!(
+        Choice::Integer(small.clone()).to_string(),
+        small.to_string()
+    );
+}
