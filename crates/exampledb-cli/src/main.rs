@@ -9,6 +9,8 @@
 //!                                     Python's repr, HypoFuzz's JSON pretty-printed)
 //! exampledb rm DB KEY [VALUE]         delete one value of a key (hex), or all of them
 //! exampledb stats [DB] [--json]       keys, values and bytes per key suffix
+//! exampledb watch [DB] [--json]       change events as they happen, one line (or one
+//!                                     JSON object) each, until Ctrl-C
 //! exampledb keys [DB]                 (as ls; kept for scripts)
 //! exampledb show KEY [DB]             (as cat --decode; kept for scripts)
 //! ```
@@ -42,6 +44,7 @@ mod output;
 mod rm;
 mod stats;
 mod store;
+mod watch;
 
 use output::{parse_key, unhex, Stop};
 
@@ -93,6 +96,14 @@ enum Command {
         /// The database (default: $EXAMPLEDB_DATABASE, else .hypothesis/examples).
         db: Option<String>,
         /// One JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print change events as they happen (other processes' included), until Ctrl-C.
+    Watch {
+        /// The database (default: $EXAMPLEDB_DATABASE, else .hypothesis/examples).
+        db: Option<String>,
+        /// One JSON object per line.
         #[arg(long)]
         json: bool,
     },
@@ -192,5 +203,6 @@ async fn run(command: Command) -> Result<(), Stop> {
             rm::run(store::open(Some(&db)).await?, &key, value.as_deref()).await
         }
         Command::Stats { db, json } => stats::run(store::open(db.as_deref()).await?, json).await,
+        Command::Watch { db, json } => watch::run(store::open(db.as_deref()).await?, json).await,
     }
 }

@@ -231,3 +231,43 @@ async fn ls_cat_rm_and_stats_on_a_directory() {
         assert!(help.contains(command), "{help}");
     }
 }
+
+/// `watch` prints another process's changes as they happen, one JSON object per line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_prints_other_processes_changes() {
+    use std::io::BufRead;
+    let tmp = tempfile::tempdir().unwrap();
+    let db = DirectoryDatabase::open(tmp.path()).unwrap();
+    db.save(b"before", b"x").await.unwrap();
+    let mut child = exampledb()
+        .args(["watch", "--json"])
+        .arg(tmp.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let lines = std::thread::spawn(move || {
+        std::io::BufReader::new(stdout)
+            .lines()
+            .take(2)
+            .map(Result::unwrap)
+            .collect::<Vec<_>>()
+    });
+    // Save until the watcher has started and reported (it starts asynchronously).
+    let mut saved = 0u32;
+    while !lines.is_finished() && saved < 200 {
+        db.save(b"k", &saved.to_be_bytes()).await.unwrap();
+        saved += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    let lines = lines.join().unwrap();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    for line in lines {
+        let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(event["event"], "save", "{line}");
+        assert_eq!(event["key_hex"], "6b", "{line}");
+    }
+    let _ = child.wait();
+}
