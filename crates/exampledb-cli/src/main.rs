@@ -7,6 +7,10 @@
 //! exampledb cat DB KEY [--decode] [--json]
 //!                                     a key's values (hex; --decode: choice sequences as
 //!                                     Python's repr, HypoFuzz's JSON pretty-printed)
+//! exampledb cp SRC DST [--dry-run] [--delete]
+//!                                     copy (merge) every key from any backend to any
+//!                                     other, a few keys at a time, with a progress bar on
+//!                                     a terminal; idempotent (run again, it completes)
 //! exampledb rm DB KEY [VALUE]         delete one value of a key (hex), or all of them
 //! exampledb stats [DB] [--json]       keys, values and bytes per key suffix
 //! exampledb watch [DB] [--json]       change events as they happen, one line (or one
@@ -38,6 +42,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cat;
+mod cp;
 mod demo;
 mod ls;
 mod output;
@@ -81,6 +86,20 @@ enum Command {
         /// One JSON array.
         #[arg(long)]
         json: bool,
+    },
+    /// Copy (merge) every key's values from SRC into DST, any backends; idempotent, so an
+    /// interrupted copy completes when run again.
+    Cp {
+        /// The database copied from.
+        src: String,
+        /// The database copied into (created if it is a directory that does not exist).
+        dst: String,
+        /// Say what would be copied (and deleted), change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Make DST equal to SRC: also delete the values DST holds that SRC does not.
+        #[arg(long)]
+        delete: bool,
     },
     /// Delete one value of a key, or all of them.
     Rm {
@@ -191,6 +210,20 @@ async fn run(command: Command) -> Result<(), Stop> {
         Command::Show { key, db } => {
             let key = parse_key(&key)?;
             cat::run(store::open(db.as_deref()).await?, &key, true, false).await
+        }
+        Command::Cp {
+            src,
+            dst,
+            dry_run,
+            delete,
+        } => {
+            let src = store::open(Some(&src)).await?;
+            let dst = if dry_run {
+                store::open(Some(&dst)).await?
+            } else {
+                store::open_for_write(&dst).await?
+            };
+            cp::run(src, dst, dry_run, delete).await
         }
         Command::Rm { db, key, value } => {
             let key = parse_key(&key)?;

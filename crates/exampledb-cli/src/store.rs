@@ -78,3 +78,14 @@ pub(crate) async fn open(url: Option<&str>) -> Result<Store, String> {
     db.check_read().await.map_err(|e| e.to_string())?;
     Ok(Store { db, location })
 }
+
+/// Opens `url` to be written: checked now (`check`, which may create what a backend
+/// creates on first use, such as a directory database's root).
+pub(crate) async fn open_for_write(url: &str) -> Result<Store, String> {
+    let db = exampledb::open(url).map_err(|e| e.to_string())?;
+    db.check().await.map_err(|e| e.to_string())?;
+    Ok(Store {
+        db,
+        location: exampledb::config::without_secrets(url),
+    })
+}
