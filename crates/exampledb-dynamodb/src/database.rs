@@ -41,9 +41,13 @@ pub(crate) struct Inner {
     pub(crate) poll_interval: Duration,
     pub(crate) clients: Clients,
     pub(crate) hub: ChangeHub,
-    /// Whether the listener knows where each open shard of the stream ends, so that every
-    /// change made from then on is reported; see [`DynamoDatabase::subscribe_positioned`].
-    pub(crate) positioned: tokio::sync::watch::Sender<bool>,
+    /// The generation of the newest listener that knows where each open shard of the
+    /// stream ends (so every change from then on is reported); see
+    /// [`DynamoDatabase::subscribe_positioned`].
+    positioned: tokio::sync::watch::Sender<u64>,
+    /// The generation of the newest listener started (each start counts one more), so a
+    /// listener that was stopped cannot mark a newer one positioned.
+    listener: std::sync::atomic::AtomicU64,
 }
 
 impl fmt::Debug for DynamoDatabase {
@@ -82,7 +86,8 @@ impl DynamoDatabase {
                 poll_interval: settings.poll_interval,
                 clients: Clients::new(source, location),
                 hub: ChangeHub::new(),
-                positioned: tokio::sync::watch::Sender::new(false),
+                positioned: tokio::sync::watch::Sender::new(0),
+                listener: std::sync::atomic::AtomicU64::new(0),
             }),
         }
     }
@@ -149,8 +154,13 @@ impl DynamoDatabase {
     /// ```
     pub async fn subscribe_positioned(&self, wait: Duration) -> Result<ChangeStream> {
         let stream = self.subscribe()?;
+        // The listener serving this stream: the one just started, or the running one.
+        let listener = self
+            .inner
+            .listener
+            .load(std::sync::atomic::Ordering::SeqCst);
         let mut positioned = self.inner.positioned.subscribe();
-        let waited = tokio::time::timeout(wait, positioned.wait_for(|p| *p))
+        let waited = tokio::time::timeout(wait, positioned.wait_for(|p| *p == listener))
             .await
             .map(|r| r.is_ok());
         match waited {
@@ -199,6 +209,24 @@ fn bytes_of(item: &HashMap<String, AttributeValue>, name: &str) -> Option<Bytes>
 }
 
 impl Inner {
+    /// Counts a new listener; its generation.
+    pub(crate) fn new_listener(&self) -> u64 {
+        self.listener
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            .wrapping_add(1)
+    }
+
+    /// Marks listener `generation` positioned, unless a newer one was started since.
+    pub(crate) fn mark_positioned(&self, generation: u64) {
+        self.positioned.send_if_modified(|p| {
+            let current = self.listener.load(std::sync::atomic::Ordering::SeqCst) == generation;
+            if current {
+                *p = generation;
+            }
+            current
+        });
+    }
+
     fn partition(&self, key: &[u8]) -> Vec<u8> {
         item::partition_key(&self.key_prefix, key)
     }
@@ -513,24 +541,49 @@ impl Inner {
 }
 
 /// The pages of one Query or Scan: a server that hands back a position it handed back
-/// before would keep the pagination going forever.
+/// before would keep the pagination going forever. A Query's positions follow the sort
+/// key, so each must be past the last one; a Scan's (in hash order) must be new, which
+/// is remembered as a 64-bit hash each.
 #[derive(Default)]
 struct Pages {
-    seen: HashSet<String>,
+    /// The sort key of a Query's last position.
+    last_sort_key: Option<Vec<u8>>,
+    /// Hashes of a Scan's positions.
+    seen: HashSet<u64>,
+    pages: u64,
 }
 
 impl Pages {
     /// `last` (a page's `LastEvaluatedKey`) as the next page's start, or a `Protocol`
-    /// error when this pagination was there already.
+    /// error when it does not move the pagination on.
     fn next(
         &mut self,
         inner: &Inner,
         operation: Operation,
         last: &HashMap<String, AttributeValue>,
     ) -> Result<HashMap<String, AttributeValue>> {
-        let mut parts: Vec<String> = last.iter().map(|(n, v)| format!("{n}={v:?}")).collect();
-        parts.sort();
-        if !self.seen.insert(parts.join(",")) {
+        self.pages += 1;
+        let moved_on = if operation == Operation::Fetch {
+            let sort_key = last
+                .get(SORT)
+                .and_then(|h| h.as_b().ok())
+                .map(|b| b.as_ref().to_vec());
+            let moved_on = match (&sort_key, &self.last_sort_key) {
+                (Some(now), Some(before)) => now > before,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            self.last_sort_key = sort_key;
+            moved_on
+        } else {
+            use std::hash::{Hash, Hasher};
+            let mut parts: Vec<String> = last.iter().map(|(n, v)| format!("{n}={v:?}")).collect();
+            parts.sort();
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            parts.hash(&mut hasher);
+            self.seen.insert(hasher.finish())
+        };
+        if !moved_on {
             return Err(Error::Backend {
                 backend: BACKEND,
                 operation,
@@ -538,8 +591,8 @@ impl Pages {
                 kind: exampledb_core::ErrorKind::Protocol,
                 temporary: false,
                 source: format!(
-                    "the server handed back a page position it had handed back before, after {} pages: the pagination would never end (is the endpoint a DynamoDB server?)",
-                    self.seen.len()
+                    "the server handed back a page position that does not move on from the ones before, after {} pages: the pagination would never end (is the endpoint a DynamoDB server?)",
+                    self.pages
                 )
                 .into(),
             });

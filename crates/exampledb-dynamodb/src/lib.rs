@@ -66,10 +66,12 @@
 //! | delete | one DeleteItem |
 //! | move | one TransactWriteItems: delete from src and put into dest, atomically (retried twice on a transaction conflict) |
 //! | keys | a Scan of the table (strongly consistent) projecting the partition key and `exp` of the items holding a binary value, one per 1 MB, keeping this prefix's unexpired keys (the prefix is matched here: a Scan costs the same read capacity with or without a filter) |
-//! | subscribe | while someone listens: one GetRecords per open shard every poll interval (up to eight while the shard's pages come back full), a DescribeStream every ten polls |
+//! | subscribe | while someone listens: one GetRecords per open shard every poll interval (up to eight while the shard's pages come back full: 1,000 records or 1 MB), a DescribeStream every ten polls |
 //!
-//! A server that hands back a page position (`LastEvaluatedKey`, a shard id) it handed
-//! back before would keep a pagination going forever: that is a `Protocol` error.
+//! A server whose page positions do not move on would keep a pagination going forever:
+//! a Query position that is not past the last one (they follow the sort key), a Scan or
+//! DescribeStream position handed back before, or more than 200 DescribeStream pages, is
+//! a `Protocol` error.
 //!
 //! ## Expiry
 //!
@@ -94,9 +96,11 @@
 //! reported. [`DynamoDatabase::subscribe_positioned`] returns only once the position is
 //! known, so every change made after it returns is reported. The table needs its stream
 //! (`ensure_table` enables it); while the stream cannot be read the listener logs a
-//! warning and retries every poll, and a shard whose iterator must be renewed before any
-//! record was read from it is read again from its start, leaving out the records from
-//! before listening began (nothing written meanwhile is lost). The stream keeps records
+//! warning and retries, less often while it keeps failing (the pause doubles, up to 30
+//! s). A shard whose iterator must be renewed before any record was read from it is read
+//! again from its start, leaving out the records from more than 10 s before listening
+//! began by the server's record times (nothing written since is lost; a change from those
+//! last 10 s before listening may be reported). The stream keeps records
 //! 24 hours: a listener that cannot read it for longer misses what was trimmed.
 //!
 //! ## Limits and errors

@@ -40,6 +40,20 @@ const DESCRIBE_EVERY: u64 = 10;
 /// Records one `GetRecords` returns at most: a page this full means more is waiting.
 const FULL_PAGE: usize = 1_000;
 
+/// DescribeStream pages of one description at most (100 shards each).
+const MAX_DESCRIBE_PAGES: usize = 200;
+
+/// The bytes of records one `GetRecords` returns at most is 1 MB: a page this close to it
+/// means more is waiting.
+const FULL_PAGE_BYTES: i64 = 900_000;
+
+/// The longest pause between two polls while polling fails.
+const MAX_FAILING_PAUSE: Duration = Duration::from_secs(30);
+
+/// Seconds before positioning from which records count as new when a shard is read
+/// again from its start.
+const HISTORY_MARGIN_SECS: u64 = 10;
+
 /// Pages read from one shard in one poll at most.
 const PAGES_PER_POLL: usize = 8;
 
@@ -49,12 +63,11 @@ const PAGES_PER_POLL: usize = 8;
 const ITERATOR_RENEW_AFTER: Duration = Duration::from_secs(10 * 60);
 
 /// Stops the reading task when the last subscriber goes.
-struct Guard(tokio::task::AbortHandle, tokio::sync::watch::Sender<bool>);
+struct Guard(tokio::task::AbortHandle);
 
 impl Drop for Guard {
     fn drop(&mut self) {
         self.0.abort();
-        self.1.send_replace(false);
     }
 }
 
@@ -71,31 +84,40 @@ pub(crate) fn start(inner: Arc<Inner>, sink: ChangeSink) -> Result<ListenerGuard
         )
         .into(),
     })?;
-    inner.positioned.send_replace(false);
-    let positioned = inner.positioned.clone();
-    let task = runtime.spawn(follow(inner, sink));
-    Ok(Box::new(Guard(task.abort_handle(), positioned)))
+    let generation = inner.new_listener();
+    let task = runtime.spawn(follow(inner, sink, generation));
+    Ok(Box::new(Guard(task.abort_handle())))
 }
 
-async fn follow(inner: Arc<Inner>, sink: ChangeSink) {
-    let mut reader = Reader::default();
-    let mut failing = false;
+async fn follow(inner: Arc<Inner>, sink: ChangeSink, generation: u64) {
+    let mut reader = Reader {
+        generation,
+        ..Reader::default()
+    };
+    // Polls failed in a row: the pause after a failure doubles with each, up to
+    // `MAX_FAILING_PAUSE`, so a stream that cannot be read is not hammered.
+    let mut failures: u32 = 0;
     loop {
-        match reader.poll(&inner, &sink).await {
+        let pause = match reader.poll(&inner, &sink).await {
             Ok(()) => {
-                if failing {
+                if failures > 0 {
                     tracing::info!(table = %inner.table, "reading the table's stream works again");
                 }
-                failing = false;
+                failures = 0;
+                inner.poll_interval
             }
             Err(e) => {
-                if !failing {
-                    tracing::warn!(table = %inner.table, error = %e, "cannot read the table's stream for change events; retrying every poll interval");
+                if failures == 0 {
+                    tracing::warn!(table = %inner.table, error = %e, "cannot read the table's stream for change events; retrying, less often while it fails");
                 }
-                failing = true;
+                failures = failures.saturating_add(1);
+                inner
+                    .poll_interval
+                    .saturating_mul(1 << failures.min(6))
+                    .min(MAX_FAILING_PAUSE.max(inner.poll_interval))
             }
-        }
-        tokio::time::sleep(inner.poll_interval).await;
+        };
+        tokio::time::sleep(pause).await;
         if !sink.is_listening() {
             return;
         }
@@ -130,9 +152,11 @@ struct Reader {
     finished: HashSet<String>,
     polls: u64,
     describe_now: bool,
-    /// When listening was positioned (epoch seconds): records older than that are
-    /// history, if a shard must ever be read from its start again.
+    /// When listening was positioned (epoch seconds, less a margin): records older than
+    /// that are history, if a shard must ever be read from its start again.
     since: u64,
+    /// Which listener of the database this is (see `Inner::new_listener`).
+    generation: u64,
 }
 
 impl Reader {
@@ -145,10 +169,15 @@ impl Reader {
             if self.started && self.shards.is_empty() {
                 self.follow_new_stream(inner).await?;
             }
+            // Taken before the position is: records from after it are never history. The
+            // margin covers the server's clock being behind ours (and the rounding of its
+            // record times): up to that much history may be reported again if a shard must
+            // be read from its start, rather than a change being dropped.
+            let since = crate::database::now().saturating_sub(HISTORY_MARGIN_SECS);
             self.describe(inner, !self.started).await?;
             if !self.started {
-                self.since = crate::database::now();
-                inner.positioned.send_replace(true);
+                self.since = since;
+                inner.mark_positioned(self.generation);
             }
             self.started = true;
             self.describe_now = false;
@@ -225,7 +254,9 @@ impl Reader {
                 found.push((id.to_owned(), closed, parent));
             }
             match description.last_evaluated_shard_id() {
-                Some(last) if pages.insert(last.to_owned()) => start = Some(last.to_owned()),
+                Some(last) if pages.len() < MAX_DESCRIBE_PAGES && pages.insert(last.to_owned()) => {
+                    start = Some(last.to_owned())
+                }
                 Some(_) => {
                     return Err(Error::Backend {
                         backend: BACKEND,
@@ -233,7 +264,7 @@ impl Reader {
                         location: inner.clients.location.clone(),
                         kind: ErrorKind::Protocol,
                         temporary: false,
-                        source: "DescribeStream handed back a page position it had handed back before: the listing of shards would never end (is the endpoint DynamoDB Streams?)".into(),
+                        source: format!("DescribeStream handed back a page position it had handed back before, or more than {MAX_DESCRIBE_PAGES} pages: the listing of shards would never end (is the endpoint DynamoDB Streams?)").into(),
                     })
                 }
                 None => break,
@@ -338,7 +369,8 @@ impl Reader {
         };
         let skip_before = self.shards.get(id).and_then(|s| s.skip_before);
         for record in output.records() {
-            let history = skip_before.is_some_and(|since| created(record) < since);
+            let history =
+                skip_before.is_some_and(|since| created(record).is_some_and(|at| at < since));
             if let Some(event) = event_of(inner, record).filter(|_| !history) {
                 sink.emit(event);
             }
@@ -349,7 +381,12 @@ impl Reader {
                 shard.last_sequence = Some(seq.to_owned());
             }
         }
-        let full = output.records().len() >= FULL_PAGE;
+        let bytes: i64 = output
+            .records()
+            .iter()
+            .filter_map(|r| r.dynamodb().and_then(|d| d.size_bytes()))
+            .sum();
+        let full = output.records().len() >= FULL_PAGE || bytes >= FULL_PAGE_BYTES;
         if let Some(shard) = self.shards.get_mut(id) {
             shard.iterator = output.next_shard_iterator().map(str::to_owned);
             shard.obtained = Instant::now();
@@ -418,12 +455,12 @@ async fn shard_iterator(
     }
 }
 
-/// When `record` was written (epoch seconds; 0 when the server does not say).
-fn created(record: &Record) -> u64 {
+/// When `record` was written (epoch seconds, rounded down), when the server says.
+fn created(record: &Record) -> Option<u64> {
     record
         .dynamodb()
         .and_then(|d| d.approximate_creation_date_time())
-        .map_or(0, |t| u64::try_from(t.secs()).unwrap_or(0))
+        .map(|t| u64::try_from(t.secs()).unwrap_or(0))
 }
 
 fn binary(image: &HashMap<String, AttributeValue>, name: &str) -> Option<Bytes> {

@@ -40,18 +40,24 @@ impl DynamoDatabase {
                 if e.as_service_error()
                     .is_some_and(|s| s.is_resource_not_found_exception()) =>
             {
-                self.create_table().await?;
-                return Ok(());
+                return self.create_table().await;
             }
             Err(e) => return Err(inner.clients.error(Operation::Open, e)),
         };
-        let differences = table.as_ref().map(schema_differences).unwrap_or_default();
+        self.ensure_existing(table.as_ref()).await
+    }
+
+    /// The existing table `table` (described): checked, waited for until active, its
+    /// time to live enabled if it has none.
+    async fn ensure_existing(&self, table: Option<&TableDescription>) -> Result<()> {
+        let inner = self.inner();
+        let differences = table.map(schema_differences).unwrap_or_default();
         if !differences.is_empty() {
             return Err(not_as_needed(&inner.clients.location, &differences));
         }
         // The table may be another process's, created a moment ago: wait until it is
         // active, and enable its time to live if that process has not yet.
-        if table.as_ref().and_then(TableDescription::table_status) != Some(&TableStatus::Active) {
+        if table.and_then(TableDescription::table_status) != Some(&TableStatus::Active) {
             self.wait_until_active().await?;
         }
         match self.ttl_difference().await? {
@@ -105,10 +111,20 @@ impl DynamoDatabase {
             .await;
         match created {
             Ok(_) => {}
-            // Another process created it at the same moment: wait for it as for ours.
+            // Another process created it at the same moment, perhaps with other keys:
+            // check it as any existing table.
             Err(e)
                 if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_in_use_exception()) => {}
+                    .is_some_and(|s| s.is_resource_in_use_exception()) =>
+            {
+                let described = client
+                    .describe_table()
+                    .table_name(&inner.table)
+                    .send()
+                    .await
+                    .map_err(|e| inner.clients.error(Operation::Open, e))?;
+                return Box::pin(self.ensure_existing(described.table())).await;
+            }
             Err(e) => return Err(inner.clients.error(Operation::Open, e)),
         }
         self.wait_until_active().await?;

@@ -370,3 +370,72 @@ async fn a_shard_that_is_its_own_parent_is_read() {
     let got = collect_events(&mut stream, b"k", 1, Duration::from_secs(20)).await;
     assert_eq!(got, [saved(b"k1", b"v1")]);
 }
+
+/// A busy shard whose pages are limited by their 1 MB of records, not by 1,000 records:
+/// one poll reads on, up to eight pages, so the reader keeps up with the shard. (With a
+/// poll interval of a minute, only the first poll happens during the test.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_full_by_size_are_read_on() {
+    const PAGES: u64 = 30;
+    let reads = Arc::new(Mutex::new(0u64));
+    let stub = {
+        let reads = Arc::clone(&reads);
+        HttpStub::start(move |request| {
+            let target = request.header("x-amz-target").unwrap_or_default();
+            let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+            match target.rsplit('.').next().unwrap_or_default() {
+                "DescribeTable" => answer(
+                    200,
+                    json!({"Table": {"TableName": "stub-table", "TableStatus": "ACTIVE", "LatestStreamArn": ARN}}),
+                ),
+                "DescribeStream" => answer(
+                    200,
+                    json!({"StreamDescription": {"StreamArn": ARN, "StreamStatus": "ENABLED",
+                        "StreamViewType": "NEW_AND_OLD_IMAGES",
+                        "Shards": [shard("shard-1-busy", None, None)]}}),
+                ),
+                "GetShardIterator" => answer(200, json!({"ShardIterator": "page-0"})),
+                "GetRecords" => {
+                    *reads.lock().unwrap() += 1;
+                    let page: u64 = body["ShardIterator"]
+                        .as_str()
+                        .and_then(|it| it.strip_prefix("page-"))
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(PAGES);
+                    let records: Vec<Value> = if page < PAGES {
+                        (0..20u64)
+                            .map(|i| {
+                                let seq = (page * 20 + i + 1) as u32;
+                                let mut r = record("INSERT", seq, None,
+                                    Some(image(b"busy", format!("v{seq}").as_bytes(), common::now() + 3600)));
+                                // 20 records of 50 KB: a page full by size.
+                                r["dynamodb"]["SizeBytes"] = json!(50_000);
+                                r
+                            })
+                            .collect()
+                    } else {
+                        vec![]
+                    };
+                    let next = format!("page-{}", (page + 1).min(PAGES));
+                    answer(200, json!({"Records": records, "NextShardIterator": next}))
+                }
+                other => answer(
+                    400,
+                    json!({"__type": "com.amazonaws.dynamodb.v20120810#ValidationException",
+                           "message": format!("unexpected operation {other}")}),
+                ),
+            }
+        })
+        .unwrap()
+    };
+    let db = DynamoDatabase::builder("stub-table")
+        .endpoint(stub.url())
+        .credentials(common::ACCESS_KEY, common::SECRET_KEY, None)
+        .poll_interval(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let mut stream = db.subscribe().unwrap();
+    let got = collect_events(&mut stream, b"busy", 8 * 20, Duration::from_secs(20)).await;
+    assert_eq!(got.len(), 8 * 20, "the first poll reads eight full pages");
+    assert_eq!(*reads.lock().unwrap(), 8);
+}
