@@ -219,7 +219,14 @@ async fn run(command: Command) -> Result<(), Stop> {
         } => {
             let src = store::open(Some(&src)).await?;
             let dst = if dry_run {
-                store::open(Some(&dst)).await?
+                // A directory that does not exist yet would receive everything.
+                match store::directory_of(&dst).filter(|d| !d.exists()) {
+                    Some(_) => store::Store {
+                        db: exampledb::open("memory:")?,
+                        location: dst.clone(),
+                    },
+                    None => store::open(Some(&dst)).await?,
+                }
             } else {
                 store::open_for_write(&dst).await?
             };

@@ -58,7 +58,14 @@ async fn cp_merges_dry_runs_and_deletes_only_when_asked() {
     );
     // A dry run into a directory that does not exist yet changes nothing.
     let dry = exampledb(&["cp", &s, &d, "--dry-run"]);
-    assert!(!dry.status.success(), "no database to compare with yet");
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&dry.stdout).contains("would copy 60 value(s) across 20 key(s)")
+    );
     assert!(!dst_path.exists());
 
     let out = exampledb(&["cp", &s, &d]);

@@ -1,0 +1,109 @@
+//! `exampledb cp` through every network backend: a directory copied to Redis, then to
+//! S3, then to DynamoDB, then to a new directory, ends byte-equal to the start (empty and
+//! binary keys and values included). Needs the `redis`, `s3` and `dynamodb` features and
+//! the services `cargo xtask integration-test` starts.
+#![cfg(all(feature = "redis", feature = "s3", feature = "dynamodb"))]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use exampledb::{DirectoryDatabase, ExampleDatabase, ExampleDatabaseExt};
+use exampledb_testkit::python::Python;
+use exampledb_testkit::services::{redis_url, s3_endpoint};
+
+const PY_BUCKET: &str = r#"
+import sys, boto3
+boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
+             aws_access_key_id="testing", aws_secret_access_key="testing").create_bucket(Bucket=sys.argv[2])
+"#;
+
+async fn contents(db: &DirectoryDatabase) -> BTreeMap<Vec<u8>, Vec<Vec<u8>>> {
+    let mut out = BTreeMap::new();
+    for key in db.keys().await.unwrap() {
+        let values: Vec<Vec<u8>> = db
+            .fetch_sorted(&key)
+            .await
+            .unwrap()
+            .iter()
+            .map(|v| v.to_vec())
+            .collect();
+        out.insert(key.to_vec(), values);
+    }
+    out
+}
+
+fn cp(src: &str, dst: &str) {
+    let out = Command::new(env!("CARGO_BIN_EXE_exampledb"))
+        .args(["cp", src, dst])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cp {src} {dst}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directory_redis_s3_dynamodb_directory_is_byte_equal() {
+    let test = "directory_redis_s3_dynamodb_directory_is_byte_equal";
+    let (Some(redis), Some(endpoint), Some(py)) =
+        (redis_url(test), s3_endpoint(test), Python::for_test(test))
+    else {
+        return;
+    };
+    let run = exampledb_testkit::hex(&exampledb_testkit::unique_prefix()[15..]);
+    // The store's own names: a fresh bucket and table.
+    let bucket = format!("rt-{}", &run[..16]);
+    py.run(PY_BUCKET, &[&endpoint, &bucket], "");
+    let table = format!("exampledb-rt-{}", &run[..16]);
+    exampledb::dynamodb::DynamoDatabase::builder(&table)
+        .endpoint(&endpoint)
+        .credentials("testing", "testing", None)
+        .build()
+        .unwrap()
+        .ensure_table()
+        .await
+        .unwrap();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let src = DirectoryDatabase::open(tmp.path().join("src")).unwrap();
+    let mut digest = [0u8; 48];
+    for (i, byte) in digest.iter_mut().enumerate() {
+        *byte = i as u8 ^ 0x5a;
+    }
+    let keys: Vec<Vec<u8>> = vec![
+        digest.to_vec(),
+        exampledb::sub_key(&digest, "secondary"),
+        b"".to_vec(),
+        vec![0, 0xff, b'\n', b'/'],
+    ];
+    for (i, key) in keys.iter().enumerate() {
+        for value in [
+            vec![],
+            vec![i as u8; 1 + i * 300],
+            vec![0x01, 0x41, 0x05],
+            vec![0xff; 3],
+        ] {
+            src.save(key, &value).await.unwrap();
+        }
+    }
+    let from = tmp.path().join("src").display().to_string();
+    let redis_db = format!("{redis}?key_prefix=rt-{run}:");
+    let s3_db = format!("s3://{bucket}/rt?endpoint={endpoint}");
+    let dynamodb_db = format!("dynamodb://{table}?endpoint={endpoint}");
+    let to = tmp.path().join("dst").display().to_string();
+    cp(&from, &redis_db);
+    cp(&redis_db, &s3_db);
+    cp(&s3_db, &dynamodb_db);
+    cp(&dynamodb_db, &to);
+    let dst = DirectoryDatabase::open(tmp.path().join("dst")).unwrap();
+    let (want, got) = (contents(&src).await, contents(&dst).await);
+    assert_eq!(want.len(), 4);
+    assert_eq!(got, want);
+}
