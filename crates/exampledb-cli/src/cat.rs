@@ -1,7 +1,8 @@
 //! `exampledb cat DB KEY`: a key's values, as hex, or decoded (`--decode`): choice
 //! sequences as Python's `repr` of each choice, HypoFuzz's JSON values pretty-printed.
+//! `--json` gives each value's hex, size, choices (typed value and `repr`) and JSON.
 
-use exampledb::choices;
+use exampledb::choices::{self, Choice};
 use exampledb::ExampleDatabaseExt;
 use serde_json::json;
 
@@ -38,6 +39,20 @@ fn json_value(value: &[u8]) -> Option<serde_json::Value> {
     serde_json::from_slice(value).ok()
 }
 
+/// One choice for `--json`: its value, typed (`bool`, `int` as decimal text, `float` as
+/// its 64 bits in hex, `bytes` in hex, `str` as its code points, lone surrogates
+/// included), and its `repr` as `--decode` prints it.
+fn choice_json(choice: &Choice) -> serde_json::Value {
+    let value = match choice {
+        Choice::Boolean(b) => json!({"bool": b}),
+        Choice::Integer(n) => json!({"int": n.to_string()}),
+        Choice::Float(x) => json!({"float": format!("{:016x}", x.to_bits())}),
+        Choice::Bytes(b) => json!({"bytes": hex(b)}),
+        Choice::String(s) => json!({"str": s.code_points().collect::<Vec<u32>>()}),
+    };
+    json!({"value": value, "repr": choice.to_string()})
+}
+
 /// Prints the values of `key`, shortest first (the order Hypothesis replays them in).
 pub(crate) async fn run(store: Store, key: &[u8], decode: bool, as_json: bool) -> Result<(), Stop> {
     let values = store.db.fetch_sorted(key).await?;
@@ -47,7 +62,7 @@ pub(crate) async fn run(store: Store, key: &[u8], decode: bool, as_json: bool) -
             .map(|v| {
                 let choices = choices::decode(v)
                     .ok()
-                    .map(|c| c.iter().map(ToString::to_string).collect::<Vec<_>>());
+                    .map(|c| c.iter().map(choice_json).collect::<Vec<_>>());
                 json!({"hex": hex(v), "bytes": v.len(), "choices": choices, "json": json_value(v)})
             })
             .collect();

@@ -214,7 +214,11 @@ async fn ls_cat_rm_and_stats_on_a_directory() {
     );
     let json: serde_json::Value =
         serde_json::from_str(&run(&["cat", &root, &key, "--json"])).unwrap();
-    assert_eq!(json[0]["choices"], serde_json::json!(["True", "5"]));
+    assert_eq!(
+        json[0]["choices"],
+        serde_json::json!([{"value": {"bool": true}, "repr": "True"},
+                           {"value": {"int": "5"}, "repr": "5"}])
+    );
 
     let stats = run(&["stats", &root]);
     assert!(
