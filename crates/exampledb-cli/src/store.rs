@@ -29,37 +29,29 @@ pub(crate) struct Store {
 /// Opens `url` (or the default database) and checks it can be read now (creating
 /// nothing).
 pub(crate) async fn open(url: Option<&str>) -> Result<Store, String> {
-    let (db, location) = match url {
+    // The URL given, else the environment's (what `open_default` reads).
+    let named = url.map(str::to_owned).or_else(|| {
+        std::env::var(DATABASE_ENV)
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+    });
+    let default_root = || exampledb::directory::storage_home().join("examples");
+    let (db, location) = match &named {
         Some(url) => (
             exampledb::open(url),
             exampledb::config::without_secrets(url),
         ),
         None => (
             exampledb::open_default(),
-            std::env::var(DATABASE_ENV)
-                .ok()
-                .filter(|u| !u.trim().is_empty())
-                .map(|u| exampledb::config::without_secrets(&u))
-                .unwrap_or_else(|| {
-                    exampledb::directory::storage_home()
-                        .join("examples")
-                        .display()
-                        .to_string()
-                }),
+            default_root().display().to_string(),
         ),
     };
     let db = db.map_err(|e| e.to_string())?;
     // A directory database that is not there is a mistyped path (or no test has run):
     // say so, rather than list it as empty.
-    let named = match url {
-        Some(url) => Some(url.to_owned()),
-        None => std::env::var(DATABASE_ENV)
-            .ok()
-            .filter(|u| !u.trim().is_empty()),
-    };
     let directory = match &named {
         Some(url) => directory_of(url),
-        None => Some(exampledb::directory::storage_home().join("examples")),
+        None => Some(default_root()),
     };
     if let Some(dir) = directory.filter(|d| !d.as_os_str().is_empty()) {
         if !dir.is_dir() {

@@ -20,27 +20,9 @@ use serde_json::{json, Value};
 
 use exampledb_testkit::interop::{
     apply, change_sequence_events, key_set, ops_json, snapshot, workload, workload_keys,
+    PY_DIRECTORY_APPLY, PY_DIRECTORY_READ,
 };
 use exampledb_testkit::{hex, unhex};
-
-const PY_APPLY: &str = r#"
-import json, sys
-from hypothesis.database import DirectoryBasedExampleDatabase
-db = DirectoryBasedExampleDatabase(sys.argv[1])
-for op, *args in json.load(sys.stdin):
-    getattr(db, op)(*[bytes.fromhex(a) for a in args])
-"#;
-
-const PY_READ: &str = r#"
-import json, sys
-from hypothesis.database import DirectoryBasedExampleDatabase
-db = DirectoryBasedExampleDatabase(sys.argv[1])
-keys = [bytes.fromhex(k) for k in json.load(sys.stdin)]
-state = {k.hex(): sorted(v.hex() for v in db.fetch(k)) for k in keys}
-state = {k: v for k, v in state.items() if v}
-meta = sorted(k.hex() for k in db.fetch(b".hypothesis-keys"))
-print(json.dumps({"state": state, "metakeys": meta}))
-"#;
 
 #[tokio::test]
 async fn python_writes_rust_reads() {
@@ -49,7 +31,11 @@ async fn python_writes_rust_reads() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let ops = workload();
-    py.run(PY_APPLY, &[tmp.path().to_str().unwrap()], &ops_json(&ops));
+    py.run(
+        PY_DIRECTORY_APPLY,
+        &[tmp.path().to_str().unwrap()],
+        &ops_json(&ops),
+    );
 
     let model = InMemoryDatabase::new();
     apply(&model, &ops).await;
@@ -85,7 +71,8 @@ async fn rust_writes_python_reads() {
         let all_keys = workload_keys(&ops);
         let keys_json = Value::Array(all_keys.iter().map(|k| json!(hex(k))).collect()).to_string();
         let out: Value =
-            serde_json::from_str(&py.run(PY_READ, &[root.to_str().unwrap()], &keys_json)).unwrap();
+            serde_json::from_str(&py.run(PY_DIRECTORY_READ, &[root.to_str().unwrap()], &keys_json))
+                .unwrap();
         let py_state: BTreeMap<String, BTreeSet<String>> =
             serde_json::from_value(out["state"].clone()).unwrap();
         assert_eq!(

@@ -338,7 +338,7 @@ impl Inner {
         let mut values = Vec::new();
         let mut stale = Vec::new();
         let mut start: Option<HashMap<String, AttributeValue>> = None;
-        let mut pages = Pages::default();
+        let mut pages = Pages::new(true);
         loop {
             let page = client
                 .query()
@@ -497,7 +497,7 @@ impl Inner {
         let mut keys = Vec::new();
         let mut seen = HashSet::new();
         let mut start: Option<HashMap<String, AttributeValue>> = None;
-        let mut pages = Pages::default();
+        let mut pages = Pages::new(false);
         loop {
             let page = client
                 .scan()
@@ -544,8 +544,9 @@ impl Inner {
 /// before would keep the pagination going forever. A Query's positions follow the sort
 /// key, so each must be past the last one; a Scan's (in hash order) must be new, which
 /// is remembered as a 64-bit hash each.
-#[derive(Default)]
 struct Pages {
+    /// A Query's (positions follow the sort key), not a Scan's.
+    query: bool,
     /// The sort key of a Query's last position.
     last_sort_key: Option<Vec<u8>>,
     /// Hashes of a Scan's positions.
@@ -554,6 +555,16 @@ struct Pages {
 }
 
 impl Pages {
+    /// The pages of a Query (`true`) or a Scan.
+    fn new(query: bool) -> Self {
+        Pages {
+            query,
+            last_sort_key: None,
+            seen: HashSet::new(),
+            pages: 0,
+        }
+    }
+
     /// `last` (a page's `LastEvaluatedKey`) as the next page's start, or a `Protocol`
     /// error when it does not move the pagination on.
     fn next(
@@ -563,7 +574,7 @@ impl Pages {
         last: &HashMap<String, AttributeValue>,
     ) -> Result<HashMap<String, AttributeValue>> {
         self.pages += 1;
-        let moved_on = if operation == Operation::Fetch {
+        let moved_on = if self.query {
             let sort_key = last
                 .get(SORT)
                 .and_then(|h| h.as_b().ok())

@@ -8,19 +8,12 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use exampledb_core::bytes::Bytes;
 use exampledb_core::layout;
 use exampledb_core::{ChangeEvent, ChangeStream, ExampleDatabase};
-use exampledb_s3::aws_sdk_s3;
-use exampledb_s3::aws_sdk_s3::config::interceptors::{
-    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
-};
-use exampledb_s3::aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
-use exampledb_s3::aws_sdk_s3::error::BoxError;
 use exampledb_s3::S3Database;
 use exampledb_testkit::conformance::{assert_same_events, collect_events};
 use futures_util::StreamExt;
@@ -257,84 +250,13 @@ async fn own_changes_racing_polls_are_reported_once() {
     );
 }
 
-/// What a client sent, seen by an interceptor of the test's: the URI of every GET that is
-/// not a listing (GetObject), and the most requests in flight at once.
-#[derive(Debug, Clone, Default)]
-struct Seen {
-    gets: Arc<Mutex<Vec<String>>>,
-    in_flight: Arc<AtomicUsize>,
-    most_in_flight: Arc<AtomicUsize>,
-}
-
-impl Seen {
-    /// The GetObjects of objects whose name ends with `name`.
-    fn gets_of(&self, name: &str) -> usize {
-        let path = format!("/{name}");
-        self.gets
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|uri| uri.split('?').next().unwrap_or("").ends_with(&path))
-            .count()
-    }
-
-    /// A database on `bucket`/`prefix` of the test server whose client reports to this.
-    fn database(
-        &self,
-        endpoint: &str,
-        bucket: &str,
-        prefix: &str,
-    ) -> exampledb_s3::S3DatabaseBuilder {
-        let client = common::raw_client(endpoint);
-        let client = aws_sdk_s3::Client::from_conf(
-            client
-                .config()
-                .to_builder()
-                .interceptor(self.clone())
-                .build(),
-        );
-        S3Database::builder(bucket).prefix(prefix).client(client)
-    }
-}
-
-impl Intercept for Seen {
-    fn name(&self) -> &'static str {
-        "test::Seen"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let request = context.request();
-        if request.method() == "GET" && !request.uri().contains("list-type=2") {
-            self.gets.lock().unwrap().push(request.uri().to_owned());
-        }
-        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-        self.most_in_flight.fetch_max(now, Ordering::SeqCst);
-        Ok(())
-    }
-
-    fn read_after_attempt(
-        &self,
-        _context: &FinalizerInterceptorContextRef<'_>,
-        _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_object_over_max_value_size_is_read_once_and_never_reported() {
     let Some(endpoint) = exampledb_testkit::services::s3_endpoint("events_oversized") else {
         return;
     };
     let bucket = common::fresh_bucket(&endpoint).await;
-    let seen = Seen::default();
+    let seen = common::Seen::default();
     let db = seen
         .database(&endpoint, &bucket, "big")
         .max_value_size(16)
@@ -402,7 +324,7 @@ async fn the_first_poll_names_the_keys_with_concurrent_reads() {
             async move { other.save(format!("k{i}").as_bytes(), b"v").await.unwrap() }
         })
         .await;
-    let seen = Seen::default();
+    let seen = common::Seen::default();
     let db = seen
         .database(&endpoint, &bucket, "first")
         .poll_interval(Duration::from_secs(3600))

@@ -14,29 +14,13 @@ use std::path::Path;
 use std::process::Command;
 
 use exampledb_core::{ExampleDatabase, InMemoryDatabase};
-use exampledb_testkit::interop::{apply, key_set, ops_json, snapshot, workload, workload_keys};
+use exampledb_testkit::interop::{
+    apply, key_set, ops_json, snapshot, workload, workload_keys, PY_DIRECTORY_APPLY,
+    PY_DIRECTORY_READ,
+};
 use exampledb_testkit::python::Python;
 use exampledb_testkit::{hex, services::s3_endpoint};
 use serde_json::{json, Value};
-
-const PY_APPLY: &str = r#"
-import json, sys
-from hypothesis.database import DirectoryBasedExampleDatabase
-db = DirectoryBasedExampleDatabase(sys.argv[1])
-for op, *args in json.load(sys.stdin):
-    getattr(db, op)(*[bytes.fromhex(a) for a in args])
-"#;
-
-const PY_READ: &str = r#"
-import json, sys
-from hypothesis.database import DirectoryBasedExampleDatabase
-db = DirectoryBasedExampleDatabase(sys.argv[1])
-keys = [bytes.fromhex(k) for k in json.load(sys.stdin)]
-state = {k.hex(): sorted(v.hex() for v in db.fetch(k)) for k in keys}
-state = {k: v for k, v in state.items() if v}
-meta = sorted(k.hex() for k in db.fetch(b".hypothesis-keys"))
-print(json.dumps({"state": state, "metakeys": meta}))
-"#;
 
 /// `aws s3 sync FROM TO` with the venv's awscli against the test server; panics with its
 /// output if it fails. The credentials go in the child's environment only, and no
@@ -101,7 +85,8 @@ fn python_reads(
 ) -> (BTreeMap<String, BTreeSet<String>>, BTreeSet<String>) {
     let keys_json = Value::Array(keys.iter().map(|k| json!(hex(k))).collect()).to_string();
     let out: Value =
-        serde_json::from_str(&py.run(PY_READ, &[dir.to_str().unwrap()], &keys_json)).unwrap();
+        serde_json::from_str(&py.run(PY_DIRECTORY_READ, &[dir.to_str().unwrap()], &keys_json))
+            .unwrap();
     (
         serde_json::from_value(out["state"].clone()).unwrap(),
         serde_json::from_value(out["metakeys"].clone()).unwrap(),
@@ -215,7 +200,11 @@ async fn python_writes_s3_database_reads() {
     let tmp = tempfile::tempdir().unwrap();
     let written = tmp.path().join("python");
     let ops = workload();
-    py.run(PY_APPLY, &[written.to_str().unwrap()], &ops_json(&ops));
+    py.run(
+        PY_DIRECTORY_APPLY,
+        &[written.to_str().unwrap()],
+        &ops_json(&ops),
+    );
     let model = InMemoryDatabase::new();
     apply(&model, &ops).await;
     let all_keys = workload_keys(&ops);

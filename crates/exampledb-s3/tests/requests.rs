@@ -7,18 +7,11 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use exampledb_core::layout;
 use exampledb_core::ExampleDatabase;
-use exampledb_s3::aws_sdk_s3;
-use exampledb_s3::aws_sdk_s3::config::interceptors::{
-    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
-};
-use exampledb_s3::aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
-use exampledb_s3::aws_sdk_s3::error::BoxError;
 use exampledb_s3::S3Database;
 use exampledb_testkit::net::{HttpStub, StubReply};
 use futures_util::StreamExt;
@@ -235,41 +228,6 @@ async fn a_listener_costs_one_head_object_more_on_delete_and_move() {
     assert_eq!(n, 1);
 }
 
-/// Counts the requests a client has in flight (sent, answer not yet handled) and the most
-/// at once.
-#[derive(Debug, Clone, Default)]
-struct InFlight {
-    now: Arc<AtomicUsize>,
-    max: Arc<AtomicUsize>,
-}
-
-impl Intercept for InFlight {
-    fn name(&self) -> &'static str {
-        "test::InFlight"
-    }
-
-    fn read_before_transmit(
-        &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
-        _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
-        self.max.fetch_max(now, Ordering::SeqCst);
-        Ok(())
-    }
-
-    fn read_after_attempt(
-        &self,
-        _context: &FinalizerInterceptorContextRef<'_>,
-        _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.now.fetch_sub(1, Ordering::SeqCst);
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetch_concurrency_changes_requests_in_flight_not_values() {
     let Some((endpoint, bucket, db)) = common::database("fetch_concurrency", "conc").await else {
@@ -291,25 +249,16 @@ async fn fetch_concurrency_changes_requests_in_flight_not_values() {
     for concurrency in [1, 32] {
         // The user's own client (the database adds its request counter to it), with an
         // interceptor of the test's counting requests in flight.
-        let in_flight = InFlight::default();
-        let client = common::raw_client(&endpoint);
-        let client = aws_sdk_s3::Client::from_conf(
-            client
-                .config()
-                .to_builder()
-                .interceptor(in_flight.clone())
-                .build(),
-        );
-        let reader = S3Database::builder(&bucket)
-            .prefix("conc")
-            .client(client)
+        let seen = common::Seen::default();
+        let reader = seen
+            .database(&endpoint, &bucket, "conc")
             .fetch_concurrency(concurrency)
             .build()
             .unwrap();
         let (got, n) = cost(&reader, fetch_set(&reader, b"k")).await;
         assert_eq!(got, want, "fetch_concurrency {concurrency}");
         assert_eq!(n, 65, "one listing and 64 GetObjects");
-        most.push(in_flight.max.load(Ordering::SeqCst));
+        most.push(seen.most_in_flight.load(Ordering::SeqCst));
     }
     assert_eq!(most[0], 1, "fetch_concurrency 1: one request at a time");
     assert!(

@@ -7,6 +7,30 @@ use std::collections::{BTreeMap, BTreeSet};
 use exampledb_core::bytes::Bytes;
 use exampledb_core::{ChangeEvent, ExampleDatabase};
 
+/// A Python script applying the operations of [`ops_json`] (stdin) with Hypothesis's
+/// `DirectoryBasedExampleDatabase` at `argv[1]`.
+pub const PY_DIRECTORY_APPLY: &str = r#"
+import json, sys
+from hypothesis.database import DirectoryBasedExampleDatabase
+db = DirectoryBasedExampleDatabase(sys.argv[1])
+for op, *args in json.load(sys.stdin):
+    getattr(db, op)(*[bytes.fromhex(a) for a in args])
+"#;
+
+/// A Python script printing, as JSON, what Hypothesis's `DirectoryBasedExampleDatabase`
+/// at `argv[1]` holds under the hex keys of stdin (`state`) and its meta-keys entries
+/// (`metakeys`).
+pub const PY_DIRECTORY_READ: &str = r#"
+import json, sys
+from hypothesis.database import DirectoryBasedExampleDatabase
+db = DirectoryBasedExampleDatabase(sys.argv[1])
+keys = [bytes.fromhex(k) for k in json.load(sys.stdin)]
+state = {k.hex(): sorted(v.hex() for v in db.fetch(k)) for k in keys}
+state = {k: v for k, v in state.items() if v}
+meta = sorted(k.hex() for k in db.fetch(b".hypothesis-keys"))
+print(json.dumps({"state": state, "metakeys": meta}))
+"#;
+
 /// One operation: `(name, args)` with args `[key, value]` (save, delete) or
 /// `[src, dest, value]` (move).
 pub type Op = (&'static str, Vec<Vec<u8>>);

@@ -1,7 +1,15 @@
 //! What the S3 tests share: a fresh bucket on the test server per test.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
 use exampledb_s3::aws_sdk_s3;
+use exampledb_s3::aws_sdk_s3::config::interceptors::{
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
+use exampledb_s3::aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
+use exampledb_s3::aws_sdk_s3::error::BoxError;
 use exampledb_s3::{S3Database, S3DatabaseBuilder};
 use exampledb_testkit::services::s3_endpoint;
 use exampledb_testkit::{hex, unique_prefix};
@@ -151,4 +159,78 @@ pub async fn wait_for_poller(other: &S3Database, stream: &mut exampledb_core::Ch
     }
     // Drain the probes' deletes (and a late probe's save).
     while let Ok(Some(_)) = tokio::time::timeout(poll, stream.next()).await {}
+}
+
+/// What a client sent, seen by an interceptor of the test's: the URI of every GET that is
+/// not a listing (GetObject), and the most requests in flight at once.
+#[derive(Debug, Clone, Default)]
+pub struct Seen {
+    /// The URIs of the GetObjects sent.
+    pub gets: Arc<Mutex<Vec<String>>>,
+    /// Requests in flight now.
+    pub in_flight: Arc<AtomicUsize>,
+    /// The most requests in flight at once.
+    pub most_in_flight: Arc<AtomicUsize>,
+}
+
+impl Seen {
+    /// The GetObjects of objects whose name ends with `name`.
+    pub fn gets_of(&self, name: &str) -> usize {
+        let path = format!("/{name}");
+        self.gets
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|uri| uri.split('?').next().unwrap_or("").ends_with(&path))
+            .count()
+    }
+
+    /// A database on `bucket`/`prefix` of the test server whose client reports to this.
+    pub fn database(
+        &self,
+        endpoint: &str,
+        bucket: &str,
+        prefix: &str,
+    ) -> exampledb_s3::S3DatabaseBuilder {
+        let client = raw_client(endpoint);
+        let client = aws_sdk_s3::Client::from_conf(
+            client
+                .config()
+                .to_builder()
+                .interceptor(self.clone())
+                .build(),
+        );
+        S3Database::builder(bucket).prefix(prefix).client(client)
+    }
+}
+
+impl Intercept for Seen {
+    fn name(&self) -> &'static str {
+        "test::Seen"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let request = context.request();
+        if request.method() == "GET" && !request.uri().contains("list-type=2") {
+            self.gets.lock().unwrap().push(request.uri().to_owned());
+        }
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_in_flight.fetch_max(now, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn read_after_attempt(
+        &self,
+        _context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        Ok(())
+    }
 }
