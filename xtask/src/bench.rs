@@ -10,7 +10,12 @@
 //! installs `s3s-fs`, which builds for several minutes): the S3 backend beside the boto3
 //! database of `anchor_python_s3.py` on two servers, moto and `s3s-fs`; see [`s3_suite`].
 //! `dynamodb` too (about 2 minutes on moto): the DynamoDB backend beside the boto3
-//! database of `anchor_python_dynamodb.py`; see [`dynamodb_suite`].
+//! database of `anchor_python_dynamodb.py`; see [`dynamodb_suite`]. `cp` too (about 3
+//! minutes, and it installs `s3s-fs` like `s3`): `exampledb cp` from a directory into S3
+//! and Redis beside `aws s3 sync` and a Python loop over Hypothesis's databases; see
+//! [`cp`].
+
+mod cp;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -69,7 +74,7 @@ pub(crate) fn bench(args: &[String]) -> Result<(), String> {
     } else {
         args.iter().map(String::as_str).collect()
     };
-    let only_when_named = [S3.name, DYNAMODB.name];
+    let only_when_named = [S3.name, DYNAMODB.name, "cp"];
     if let Some(bad) = suites
         .iter()
         .find(|s| !default.contains(s) && !only_when_named.contains(s))
@@ -111,6 +116,7 @@ pub(crate) fn bench(args: &[String]) -> Result<(), String> {
             "github" => github_suite(&bin, python.as_ref())?,
             "s3" => s3_suite(&bin, python.as_ref())?,
             "dynamodb" => dynamodb_suite(&bin, python.as_ref())?,
+            "cp" => cp::cp_suite(&bin, python.as_ref())?,
             _ => memory_suite(&bin, py.clone())?,
         }
     }

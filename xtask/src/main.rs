@@ -10,8 +10,9 @@
 //! - `cargo xtask bench [SUITE]...`: the standard workload (shared/bench/WORKLOAD.md) on
 //!   each backend beside Python Hypothesis's and a floor, interleaved over several rounds
 //!   in one run; prints one JSON line per backend (medians) and the ratios. `s3` (moto and
-//!   `s3s-fs` servers against a boto3 peer) and `dynamodb` (moto against a boto3 peer)
-//!   run only when named.
+//!   `s3s-fs` servers against a boto3 peer), `dynamodb` (moto against a boto3 peer) and
+//!   `cp` (`exampledb cp` into S3 and Redis against `aws s3 sync` and a Python loop) run
+//!   only when named.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::{Command, ExitCode};
@@ -27,9 +28,10 @@ fn main() -> ExitCode {
         Some("integration-test" | "test") => services::integration_test(&args[1..]),
         Some("bench") => bench::bench(&args[1..]),
         _ => Err(
-            "usage: cargo xtask integration-test [<nextest args>] | bench [disk|tmpfs|memory|redis|github|s3|dynamodb]...\n\
-             (bench with no suite named runs disk, tmpfs, memory, redis and github; s3 and dynamodb run only when named: \
-             s3 about 3.5 minutes on moto and s3s-fs, plus a one-time install of s3s-fs; dynamodb about 2 minutes on moto)"
+            "usage: cargo xtask integration-test [<nextest args>] | bench [disk|tmpfs|memory|redis|github|s3|dynamodb|cp]...\n\
+             (bench with no suite named runs disk, tmpfs, memory, redis and github; s3, dynamodb and cp run only when named: \
+             s3 about 3.5 minutes on moto and s3s-fs, plus a one-time install of s3s-fs; dynamodb about 2 minutes on moto; \
+             cp a few minutes on s3s-fs and redis-server)"
                 .to_string(),
         ),
     };

@@ -30,11 +30,19 @@
 //!                                 aws-sdk-dynamodb alone on precomputed keys
 //! exampledb-bench dynamodb-table ENDPOINT TABLE  creates TABLE as `ensure_table` does
 //!                                 (one per run)
+//! exampledb-bench cp-source DIR   the workload's 10,000 values saved into a new
+//!                                 directory database at DIR (`cargo xtask bench cp`)
+//! exampledb-bench cp-floor-s3 DIR ENDPOINT BUCKET PREFIX  every file under DIR put by
+//!                                 aws-sdk-s3 alone, 64 at once
+//! exampledb-bench cp-floor-redis DIR PORT  every value file under DIR added by SADD over
+//!                                 one plain connection, 64 per pipelined batch
 //! ```
 //!
 //! Every run of the workload also reports the process's CPU time per operation and phase
 //! (`client_cpu_ms_per_op`, milliseconds, as `shared/bench/anchor_python_s3.py` prints it).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cp;
 
 use std::fs;
 use std::io::{Read, Write};
@@ -1047,6 +1055,15 @@ async fn main() {
             "dynamodb-table".to_string(),
             dynamodb_table(endpoint, table).await,
         ),
+        ["cp-source", dir] => ("cp-source".to_string(), cp::source(Path::new(dir)).await),
+        ["cp-floor-s3", dir, endpoint, bucket, prefix] => (
+            "floor-aws-sdk-put".to_string(),
+            cp::floor_s3(Path::new(dir), endpoint, bucket, prefix).await,
+        ),
+        ["cp-floor-redis", dir, port] => (
+            "floor-sadd-pipelined".to_string(),
+            cp::floor_redis(Path::new(dir), port),
+        ),
         ["redis", url] => {
             let db = exampledb_redis::RedisDatabase::builder(url)
                 .build()
@@ -1078,7 +1095,7 @@ async fn main() {
             (label, run(&db).await)
         }
         _ => {
-            eprintln!("usage: exampledb-bench memory | dir PATH [--durable] [--offload] [--named-temp] | floor PATH | floor-atomic PATH | redis URL | redis-floor PORT | github ZIP | github-floor ZIP | s3 ENDPOINT BUCKET PREFIX KEYS | s3-floor ENDPOINT BUCKET PREFIX KEYS | s3-bucket ENDPOINT BUCKET | dynamodb ENDPOINT TABLE KEYS | dynamodb-floor ENDPOINT TABLE KEYS | dynamodb-table ENDPOINT TABLE");
+            eprintln!("usage: exampledb-bench memory | dir PATH [--durable] [--offload] [--named-temp] | floor PATH | floor-atomic PATH | redis URL | redis-floor PORT | github ZIP | github-floor ZIP | s3 ENDPOINT BUCKET PREFIX KEYS | s3-floor ENDPOINT BUCKET PREFIX KEYS | s3-bucket ENDPOINT BUCKET | dynamodb ENDPOINT TABLE KEYS | dynamodb-floor ENDPOINT TABLE KEYS | dynamodb-table ENDPOINT TABLE | cp-source DIR | cp-floor-s3 DIR ENDPOINT BUCKET PREFIX | cp-floor-redis DIR PORT");
             std::process::exit(2);
         }
     };

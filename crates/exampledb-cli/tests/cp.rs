@@ -104,8 +104,8 @@ async fn a_copy_killed_midway_completes_when_run_again() {
     let tmp = tempfile::tempdir().unwrap();
     let (src_path, dst_path) = (tmp.path().join("src"), tmp.path().join("dst"));
     let src = DirectoryDatabase::open(&src_path).unwrap();
-    for k in 0..400u16 {
-        for v in 0..5u8 {
+    for k in 0..500u16 {
+        for v in 0..4u8 {
             src.save(&k.to_be_bytes(), &[v; 64]).await.unwrap();
         }
     }
@@ -136,6 +136,7 @@ async fn a_copy_killed_midway_completes_when_run_again() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(contents(&dst).await, contents(&src).await);
-    // The kill did land midway (or the copy was faster than the kill: then it was whole).
-    assert!(partial.len() <= 400);
+    // The kill landed midway: something, not everything, had been copied.
+    let copied: usize = partial.values().map(Vec::len).sum();
+    assert!(copied > 0 && copied < 2000, "{copied} of 2000 values copied before the kill");
 }
