@@ -81,7 +81,7 @@ pub(crate) async fn run(src: Store, dst: Store, dry_run: bool, delete: bool) -> 
         let (src, dst, counts, progress) = (&src, &dst, &counts, &progress);
         async move {
             let (from, there) = if in_src {
-                futures_util::try_join!(src.db.fetch(&key), dst.db.fetch(&key))?
+                futures_util::future::try_join(src.db.fetch(&key), dst.db.fetch(&key)).await?
             } else {
                 (Vec::new(), dst.db.fetch(&key).await?)
             };

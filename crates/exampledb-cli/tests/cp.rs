@@ -138,5 +138,8 @@ async fn a_copy_killed_midway_completes_when_run_again() {
     assert_eq!(contents(&dst).await, contents(&src).await);
     // The kill landed midway: something, not everything, had been copied.
     let copied: usize = partial.values().map(Vec::len).sum();
-    assert!(copied > 0 && copied < 2000, "{copied} of 2000 values copied before the kill");
+    assert!(
+        copied > 0 && copied < 2000,
+        "{copied} of 2000 values copied before the kill"
+    );
 }
