@@ -3,27 +3,39 @@
 //! interrupted (Ctrl-C, kill -9, a server gone) completes when run again. Nothing in DST
 //! is removed unless `--delete` asks DST to become equal to SRC.
 //!
-//! Concurrency is bounded twice: [`KEYS_IN_FLIGHT`] keys are read (from SRC and DST) at
-//! once, and [`WRITES_IN_FLIGHT`] saves and deletes run at once, whichever keys they
-//! belong to, so a key with thousands of values (a HypoFuzz corpus) is copied as fast as
-//! many small ones, and memory stays bounded by the keys being read.
+//! Keys go in batches of [`KEYS_PER_BATCH`]: the batch's keys are read from SRC and DST at
+//! once, then its writes run [`WRITES_IN_FLIGHT`] at a time, whichever keys they belong
+//! to, so a key with thousands of values (a HypoFuzz corpus) is copied as fast as many
+//! small keys, and memory holds one batch. (Reads and writes are not interleaved: a read
+//! left unpolled behind full write slots could hold a pooled connection that the writes
+//! wait for.)
+//!
+//! A value DST refuses (too large for it) or a SRC key that cannot be read as a set of
+//! values is reported on stderr, by key, and the copy goes on; the command then fails.
+//! Any other error (a server gone, bad credentials) stops it. `--delete` deletes only
+//! after everything else was read and copied without a refusal or a warning (an
+//! unreadable file, a key directory that cannot be named): a SRC read only in part must
+//! not empty DST.
 
 use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use exampledb::bytes::Bytes;
+use exampledb::{Error, ErrorKind};
 use futures_util::{stream, StreamExt, TryStreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::output::{out, Stop};
+use crate::log::{one_line, warnings};
+use crate::output::{out, show_key, Stop};
 use crate::store::Store;
 
-/// Keys read (SRC and DST fetched) at once.
-const KEYS_IN_FLIGHT: usize = 16;
+/// Keys read (from SRC and DST) at once, and per batch.
+const KEYS_PER_BATCH: usize = 16;
 /// Saves and deletes in DST at once. Network stores answer each in one round trip or
-/// two; this many in flight hides their latency (about 40 ms per request on S3) without
-/// swamping a local server.
+/// two; this many in flight hides their latency (tens of milliseconds per request on S3)
+/// without swamping a local server.
 const WRITES_IN_FLIGHT: usize = 64;
 
 /// One write a copy makes in DST.
@@ -35,14 +47,21 @@ enum Write {
 /// What a copy did (or, with `--dry-run`, would do).
 #[derive(Default)]
 struct Counts {
-    keys: AtomicU64,
     written: AtomicU64,
     present: AtomicU64,
     deleted: AtomicU64,
+    /// Values DST refused and SRC keys that could not be read.
+    failed: AtomicU64,
 }
 
-/// The bar on a terminal (values written or deleted, of those planned so far, and keys
-/// read), hidden otherwise.
+/// Whether `e` concerns one key or value only (the copy goes on without it), not the
+/// store as a whole.
+fn concerns_one_item(e: &Error) -> bool {
+    matches!(e.kind(), ErrorKind::TooLarge | ErrorKind::InvalidData)
+}
+
+/// The bar on a terminal (writes done of those planned so far, and keys read), hidden
+/// otherwise.
 fn progress_bar(keys: usize) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
@@ -57,105 +76,171 @@ fn progress_bar(keys: usize) -> ProgressBar {
 
 /// Copies SRC into DST; see the module docs.
 pub(crate) async fn run(src: Store, dst: Store, dry_run: bool, delete: bool) -> Result<(), Stop> {
+    let warnings_before = warnings();
     let mut keys = src.db.keys().await?;
     keys.sort();
-    // With --delete, keys DST holds and SRC does not lose all their values.
-    let mut stale_keys: Vec<Bytes> = Vec::new();
-    if delete {
-        let in_src: HashSet<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
-        stale_keys = dst
-            .db
-            .keys()
-            .await?
-            .into_iter()
-            .filter(|k| !in_src.contains(k.as_ref()))
-            .collect();
-        stale_keys.sort();
-    }
     let src_keys = keys.len();
-    let total_keys = src_keys + stale_keys.len();
-    let progress = progress_bar(total_keys);
+    let progress = progress_bar(src_keys);
     let counts = Counts::default();
-    // Reads one key of SRC (or a stale key: nothing) and DST, and says what to write.
-    let plan_key = |(key, in_src): (Bytes, bool)| {
+    let deletes: Mutex<Vec<Write>> = Mutex::new(Vec::new());
+    let keys_read = AtomicU64::new(0);
+    let report = |what: String, e: &Error| {
+        counts.failed.fetch_add(1, Ordering::Relaxed);
+        progress.suspend(|| eprintln!("exampledb: {}: {}", what, one_line(&e.to_string())));
+    };
+    // Reads one key of SRC and DST: its saves; its deletes are put aside for --delete.
+    let plan_key = |key: Bytes| {
         let (src, dst, counts, progress) = (&src, &dst, &counts, &progress);
+        let (deletes, keys_read, report) = (&deletes, &keys_read, &report);
         async move {
-            let (from, there) = if in_src {
-                futures_util::future::try_join(src.db.fetch(&key), dst.db.fetch(&key)).await?
-            } else {
-                (Vec::new(), dst.db.fetch(&key).await?)
+            let read = futures_util::future::try_join(src.db.fetch(&key), dst.db.fetch(&key));
+            let (from, there) = match read.await {
+                Ok(both) => both,
+                Err(e) if concerns_one_item(&e) => {
+                    report(format!("key {} not copied", show_key(&key)), &e);
+                    return Ok(Vec::new());
+                }
+                Err(e) => return Err(e),
             };
             let there_set: HashSet<&Bytes> = there.iter().collect();
-            let mut writes = Vec::new();
+            let mut saves = Vec::new();
             for value in &from {
                 if there_set.contains(value) {
                     counts.present.fetch_add(1, Ordering::Relaxed);
                 } else {
-                    writes.push(Write::Save(key.clone(), value.clone()));
+                    saves.push(Write::Save(key.clone(), value.clone()));
                 }
             }
             if delete {
                 let wanted: HashSet<&Bytes> = from.iter().collect();
-                for value in there.iter().filter(|v| !wanted.contains(v)) {
-                    writes.push(Write::Delete(key.clone(), value.clone()));
+                let stale = there.iter().filter(|v| !wanted.contains(v));
+                let stale = stale.map(|v| Write::Delete(key.clone(), v.clone()));
+                if let Ok(mut deletes) = deletes.lock() {
+                    deletes.extend(stale);
                 }
             }
-            let read = counts.keys.fetch_add(1, Ordering::Relaxed) + 1;
-            progress.inc_length(writes.len() as u64);
-            progress.set_message(format!("{read}/{total_keys} keys read"));
-            Ok::<_, exampledb::Error>(stream::iter(writes.into_iter().map(Ok)))
+            let read = keys_read.fetch_add(1, Ordering::Relaxed) + 1;
+            progress.inc_length(saves.len() as u64);
+            progress.set_message(format!("{read}/{src_keys} keys read"));
+            Ok::<_, Error>(saves)
         }
     };
     let write = |w: Write| {
-        let (dst, counts, progress) = (&dst, &counts, &progress);
+        let (dst, counts, progress, report) = (&dst, &counts, &progress, &report);
         async move {
-            match w {
-                Write::Save(key, value) => {
-                    if !dry_run {
-                        dst.db.save(&key, &value).await?;
-                    }
-                    counts.written.fetch_add(1, Ordering::Relaxed);
+            let (key, value, done, result) = match &w {
+                Write::Save(key, value) => (
+                    key,
+                    value,
+                    &counts.written,
+                    if dry_run {
+                        Ok(())
+                    } else {
+                        dst.db.save(key, value).await
+                    },
+                ),
+                Write::Delete(key, value) => (
+                    key,
+                    value,
+                    &counts.deleted,
+                    if dry_run {
+                        Ok(())
+                    } else {
+                        dst.db.delete(key, value).await
+                    },
+                ),
+            };
+            match result {
+                Ok(()) => {
+                    done.fetch_add(1, Ordering::Relaxed);
                 }
-                Write::Delete(key, value) => {
-                    if !dry_run {
-                        dst.db.delete(&key, &value).await?;
-                    }
-                    counts.deleted.fetch_add(1, Ordering::Relaxed);
-                }
+                Err(e) if concerns_one_item(&e) => report(
+                    format!(
+                        "a value of {} ({} bytes) not copied",
+                        show_key(key),
+                        value.len()
+                    ),
+                    &e,
+                ),
+                Err(e) => return Err(e),
             }
             progress.inc(1);
-            Ok::<(), exampledb::Error>(())
+            Ok(())
         }
     };
-    let all_keys = keys
-        .into_iter()
-        .map(|k| (k, true))
-        .chain(stale_keys.into_iter().map(|k| (k, false)));
-    stream::iter(all_keys)
-        .map(plan_key)
-        .buffer_unordered(KEYS_IN_FLIGHT)
-        .try_flatten()
-        .map_ok(write)
-        .try_buffer_unordered(WRITES_IN_FLIGHT)
-        .try_collect::<()>()
-        .await?;
+    let write_all = |writes: Vec<Write>| {
+        stream::iter(writes)
+            .map(write)
+            .buffer_unordered(WRITES_IN_FLIGHT)
+            .try_collect::<()>()
+    };
+    for batch in keys.chunks(KEYS_PER_BATCH) {
+        let planned: Vec<Vec<Write>> = stream::iter(batch.iter().cloned())
+            .map(plan_key)
+            .buffer_unordered(KEYS_PER_BATCH)
+            .try_collect()
+            .await?;
+        write_all(planned.into_iter().flatten().collect()).await?;
+    }
+    let failed = counts.failed.load(Ordering::Relaxed);
+    if delete {
+        let warned = warnings() - warnings_before;
+        if failed > 0 || warned > 0 {
+            progress.finish_and_clear();
+            summary(&src, &dst, src_keys, &counts, dry_run, None)?;
+            return Err(Stop::Failed(format!(
+                "{} above: the source may not have been read completely, so --delete deleted nothing; mend them and run again",
+                if failed > 0 { "errors" } else { "warnings" }
+            )));
+        }
+        // Keys DST holds and SRC does not lose all their values.
+        let in_src: HashSet<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
+        let mut stale_keys: Vec<Bytes> = dst.db.keys().await?;
+        stale_keys.retain(|k| !in_src.contains(k.as_ref()));
+        let mut writes = deletes.into_inner().unwrap_or_default();
+        for key in stale_keys {
+            for value in dst.db.fetch(&key).await? {
+                writes.push(Write::Delete(key.clone(), value));
+            }
+        }
+        progress.inc_length(writes.len() as u64);
+        write_all(writes).await?;
+    }
     progress.finish_and_clear();
+    summary(&src, &dst, src_keys, &counts, dry_run, Some(delete))?;
+    if failed > 0 {
+        return Err(Stop::Failed(format!(
+            "{failed} key(s) or value(s) were not copied (each is named above)"
+        )));
+    }
+    Ok(())
+}
+
+/// The summary line; `deleted`: whether deletes were asked for and made (`None`: asked
+/// for, but refused).
+fn summary(
+    src: &Store,
+    dst: &Store,
+    keys: usize,
+    counts: &Counts,
+    dry_run: bool,
+    deleted: Option<bool>,
+) -> Result<(), Stop> {
     let would = if dry_run { "would copy" } else { "copied" };
+    let deletes = match deleted {
+        Some(true) => format!(
+            "; {} {} value(s) not in the source",
+            if dry_run { "would delete" } else { "deleted" },
+            counts.deleted.load(Ordering::Relaxed)
+        ),
+        Some(false) => String::new(),
+        None => "; nothing deleted".to_owned(),
+    };
     out(format_args!(
-        "{would} {} value(s) across {} key(s) from {} to {} ({} already there{})",
+        "{would} {} value(s) across {keys} key(s) from {} to {} ({} already there{deletes})",
         counts.written.load(Ordering::Relaxed),
-        src_keys,
         src.location,
         dst.location,
         counts.present.load(Ordering::Relaxed),
-        if delete {
-            format!(
-                "; {} {} value(s) not in the source",
-                if dry_run { "would delete" } else { "deleted" },
-                counts.deleted.load(Ordering::Relaxed)
-            )
-        } else {
-            String::new()
-        }
     ))
 }

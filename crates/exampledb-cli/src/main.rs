@@ -33,8 +33,9 @@
 //! reported rather than shown as an empty database, and a directory database that does
 //! not exist (a mistyped path) is an error, not an empty listing. Data goes to stdout,
 //! diagnostics (warnings about unreadable values included; more with
-//! `EXAMPLEDB_LOG=debug`) to stderr; errors are one line and a non-zero exit. Output into
-//! a closed pipe (`exampledb ls | head -1`) ends the command quietly.
+//! `EXAMPLEDB_LOG=debug`) to stderr, each one line with control, bidi and zero-width
+//! characters escaped; errors are one line and a non-zero exit. Output into a closed pipe
+//! (`exampledb ls | head -1`) ends the command quietly. With no command, the help.
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -44,6 +45,7 @@ use clap::{Parser, Subcommand};
 mod cat;
 mod cp;
 mod demo;
+mod log;
 mod ls;
 mod output;
 mod rm;
@@ -56,15 +58,17 @@ use output::{parse_key, unhex, Stop};
 /// Inspect and manage Hypothesis example databases (directory, Redis, S3, DynamoDB,
 /// GitHub artifacts).
 #[derive(Debug, Parser)]
-#[command(name = "exampledb", version, about)]
+#[command(name = "exampledb", version, about, arg_required_else_help = true)]
 struct Cli {
     #[command(subcommand)]
-    command: Option<Command>,
+    command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Find, shrink, store and replay a failing example on Hypothesis's default database.
+    /// Find, shrink, store and replay a failing example, always on the directory database
+    /// at Hypothesis's default location (.hypothesis/examples, or
+    /// $HYPOTHESIS_STORAGE_DIRECTORY/examples; not $EXAMPLEDB_DATABASE).
     Demo,
     /// List the keys, with their values' count and bytes.
     Ls {
@@ -159,15 +163,7 @@ fn utf8_args(args: impl Iterator<Item = OsString>) -> Result<Vec<String>, String
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     // Warnings (an unreadable value file, a value skipped) reach the user on stderr.
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("EXAMPLEDB_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_target(false)
-        .without_time()
-        .init();
+    log::init();
     let args = match utf8_args(std::env::args_os()) {
         Ok(args) => args,
         Err(message) => {
@@ -183,10 +179,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
-    match run(cli.command.unwrap_or(Command::Demo)).await {
+    match run(cli.command).await {
         Ok(()) | Err(Stop::ClosedPipe) => ExitCode::SUCCESS,
         Err(Stop::Failed(message)) => {
-            eprintln!("exampledb: {message}");
+            // Server replies and file names reach here: one line, safe for a terminal.
+            eprintln!("exampledb: {}", log::one_line(&message));
             ExitCode::FAILURE
         }
     }
@@ -219,14 +216,7 @@ async fn run(command: Command) -> Result<(), Stop> {
         } => {
             let src = store::open(Some(&src)).await?;
             let dst = if dry_run {
-                // A directory that does not exist yet would receive everything.
-                match store::directory_of(&dst).filter(|d| !d.exists()) {
-                    Some(_) => store::Store {
-                        db: exampledb::open("memory:")?,
-                        location: dst.clone(),
-                    },
-                    None => store::open(Some(&dst)).await?,
-                }
+                store::open_for_dry_run(&dst).await?
             } else {
                 store::open_for_write(&dst).await?
             };
@@ -240,6 +230,12 @@ async fn run(command: Command) -> Result<(), Stop> {
                 })?),
                 None => None,
             };
+            if store::is_read_only(&db) {
+                return Err(Stop::Failed(format!(
+                    "{} is read-only: nothing can be removed from it",
+                    exampledb::config::without_secrets(db.trim())
+                )));
+            }
             rm::run(store::open(Some(&db)).await?, &key, value.as_deref()).await
         }
         Command::Stats { db, json } => stats::run(store::open(db.as_deref()).await?, json).await,

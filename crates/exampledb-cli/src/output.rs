@@ -34,6 +34,11 @@ pub(crate) fn out(line: std::fmt::Arguments<'_>) -> Result<(), Stop> {
     }
 }
 
+/// A note for the user on stderr (not data): `exampledb: TEXT`, made safe for a terminal.
+pub(crate) fn note(text: &str) {
+    eprintln!("exampledb: {}", crate::log::one_line(text));
+}
+
 /// `b` in lowercase hex.
 pub(crate) fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()

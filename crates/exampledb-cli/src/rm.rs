@@ -2,23 +2,35 @@
 
 use exampledb::ExampleDatabase;
 
-use crate::output::{out, show_key, Stop};
+use crate::output::{note, out, show_key, Stop};
 use crate::store::Store;
 
-/// Deletes `value` from `key`, or every value of `key` when none is given.
+/// Deletes `value` from `key`, or every value of `key` when none is given; counts only
+/// the values that were there.
 pub(crate) async fn run(store: Store, key: &[u8], value: Option<&[u8]>) -> Result<(), Stop> {
-    let values = match value {
-        Some(value) => vec![value.to_vec()],
-        None => store
-            .db
-            .fetch(key)
-            .await?
-            .into_iter()
-            .map(|v| v.to_vec())
+    let present = store.db.fetch(key).await?;
+    let values: Vec<&[u8]> = match value {
+        Some(value) => present
+            .iter()
+            .map(|v| v.as_ref())
+            .filter(|v| *v == value)
             .collect(),
+        None => present.iter().map(|v| v.as_ref()).collect(),
     };
     for value in &values {
         store.db.delete(key, value).await?;
+    }
+    if values.is_empty() {
+        note(&format!(
+            "{} holds {} in {}",
+            show_key(key),
+            if value.is_some() {
+                "no such value"
+            } else {
+                "no values"
+            },
+            store.location
+        ));
     }
     out(format_args!(
         "removed {} value(s) of {} from {}",

@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use crate::output::{out, suffix_of, Stop};
+use crate::output::{note, out, suffix_of, Stop};
 use crate::store::Store;
 
 /// Prints the counts per suffix, as text or as one JSON array.
 pub(crate) async fn run(store: Store, as_json: bool) -> Result<(), Stop> {
-    let listed = crate::ls::listing(&store).await?;
+    let listed = crate::ls::listing(&store, |_| Ok(())).await?;
     let mut per: BTreeMap<String, (usize, usize, u64)> = BTreeMap::new();
     for l in &listed {
         let suffix = suffix_of(&l.key).unwrap_or("").to_owned();
@@ -38,9 +38,6 @@ pub(crate) async fn run(store: Store, as_json: bool) -> Result<(), Stop> {
             "{name:<24} {keys:>8} {values:>10} {bytes:>14}"
         ))?;
     }
-    out(format_args!(
-        "{} key(s) in {}",
-        listed.len(),
-        store.location
-    ))
+    note(&format!("{} key(s) in {}", listed.len(), store.location));
+    Ok(())
 }

@@ -42,7 +42,7 @@ async fn keys_and_show_open_any_url_and_the_default_from_the_environment() {
     let (ok, text) = exampledb(&["keys"], &[("EXAMPLEDB_DATABASE", &root)]);
     assert!(ok && text.contains(&listed), "{text}");
     let (ok, text) = exampledb(&["show", &hex(b"k1")], &[("EXAMPLEDB_DATABASE", &root)]);
-    assert!(ok && text.contains("(True)"), "{text}");
+    assert!(ok && text.contains("(True,)"), "{text}");
 }
 
 #[test]

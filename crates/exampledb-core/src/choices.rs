@@ -81,8 +81,9 @@ impl fmt::Debug for Choice {
 /// Formats a choice as Python would print it: `True`, `-3`, `1.5`, `nan`, `b'\x00a'`,
 /// `'é'` (a lone surrogate as `\ud800`).
 /// Python's `repr`, as Hypothesis users read their values, with two exceptions where
-/// `repr` cannot serve: a NaN other than the canonical quiet one shows its payload
-/// (`nan(0x7ff0000000000001)`; Python shows `nan` for every NaN), and an integer of more
+/// `repr` cannot serve: a NaN other than the canonical quiet one shows its sign or its
+/// payload (`-nan`, `nan(0x7ff0000000000001)`; Python shows `nan` for every NaN), and an
+/// integer of more
 /// than 4,300 decimal digits (which Python refuses to convert to a string) is shown in
 /// hexadecimal, `0x...`, in time linear in its size.
 impl fmt::Display for Choice {
@@ -181,7 +182,17 @@ fn float_repr(x: f64) -> String {
 /// overrides, zero-width characters, the BOM), line and paragraph separators (Zl, Zp),
 /// spaces other than U+0020 (Zs), surrogates (Cs), private use (Co) and noncharacters.
 /// Unassigned code points (Cn) are not known here and are printed as they are.
-fn is_unprintable(cp: u32) -> bool {
+///
+/// Any text shown on a terminal that came from a store or a server can be passed through
+/// this, so that it cannot move the cursor, reorder what follows or hide characters:
+///
+/// ```
+/// use exampledb_core::choices::is_unprintable;
+/// assert!(is_unprintable('\u{202e}' as u32)); // right-to-left override
+/// assert!(is_unprintable(0x1b)); // ESC
+/// assert!(!is_unprintable('é' as u32));
+/// ```
+pub fn is_unprintable(cp: u32) -> bool {
     matches!(
         cp,
         0x00..=0x1f

@@ -26,7 +26,7 @@ where
     let mut message = describe(&e);
     let (kind, temporary) = match classified.code.as_deref() {
         Some("ResourceNotFoundException") => {
-            message = format!("the table (or its stream) does not exist: {message}");
+            message = format!("the table (or its stream) does not exist; DynamoDatabase::ensure_table creates it in this layout (binary partition key k, binary sort key h, a stream of new and old images): {message}");
             (ErrorKind::NotFound, false)
         }
         // Another transaction or write touched the same item at that moment.

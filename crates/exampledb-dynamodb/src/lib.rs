@@ -13,8 +13,7 @@
 //! | `v` | binary | the value |
 //! | `exp` | number | when the item expires, in epoch seconds (the time-to-live attribute) |
 //!
-//! This is the layout the boto3 database a Hypothesis user writes by hand uses (FORMATS.md,
-//! "DynamoDB layout"), so a Python test and a Rust tool share a table; such a database
+//! This is the layout the boto3 database a Hypothesis user writes by hand uses, so a Python test and a Rust tool share a table; such a database
 //! writes no `exp`, and its items never expire. Items that are not of this layout (no
 //! binary `v`) are ignored. Key prefixes are byte prefixes: databases sharing a table need
 //! prefixes of which none begins another.

@@ -453,10 +453,48 @@ impl Inner {
             tracing::warn!(path = %self.metakeys_dir.display(), "the meta-keys directory is not a directory: no key can be listed");
         }
         let root = &self.root;
-        Ok(layout::listed_keys(
-            listing.values.into_iter().map(|(_, key)| key),
-            |dir| dfs::holds_value(&root.join(dir)).unwrap_or(false),
-        ))
+        let keys = layout::listed_keys(listing.values.into_iter().map(|(_, key)| key), |dir| {
+            match dfs::holds_value(&root.join(dir)) {
+                Ok(holds) => holds,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+                Err(e) => {
+                    tracing::warn!(path = %root.join(dir).display(), error = %e, "cannot read a key directory: its key is not listed");
+                    false
+                }
+            }
+        });
+        self.warn_unnamed(&keys);
+        Ok(keys)
+    }
+
+    /// Warns when key directories hold values but no meta-keys entry names their key (an
+    /// older Hypothesis, or a writer interrupted between the two, left them): such keys
+    /// cannot be listed, and the user should know that the listing is not everything.
+    fn warn_unnamed(&self, named: &[Bytes]) {
+        let Ok(entries) = fs::read_dir(&self.root) else {
+            return;
+        };
+        let named: std::collections::HashSet<String> =
+            named.iter().map(|k| layout::key_dir(k)).collect();
+        let unnamed: Vec<String> = entries
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| {
+                n.len() == layout::HASH_NAME_LEN
+                    && n.bytes().all(|b| b.is_ascii_hexdigit())
+                    && n != layout::METAKEYS_DIR
+                    && !named.contains(n)
+            })
+            .filter(|n| dfs::holds_value(&self.root.join(n)).unwrap_or(false))
+            .collect();
+        if let Some(first) = unnamed.first() {
+            tracing::warn!(
+                root = %self.root.display(),
+                directories = unnamed.len(),
+                first = %first,
+                "key directories hold values but no meta-keys entry names their key (an older Hypothesis or an interrupted writer left them): they cannot be listed"
+            );
+        }
     }
 }
 
