@@ -18,17 +18,20 @@ use crate::store::Store;
 /// How often a directory database's root is checked to be the one being watched.
 const ROOT_CHECK: Duration = Duration::from_secs(1);
 
-/// What identifies a directory: on Unix its device and inode, elsewhere that it exists.
-fn identity(root: &Path) -> Option<(u64, u64)> {
+/// What identifies a directory: on Unix its device, inode and (where the file system
+/// keeps it) creation time, since a directory made again may get the inode just freed;
+/// elsewhere its creation time.
+fn identity(root: &Path) -> Option<(u64, u64, Option<std::time::SystemTime>)> {
     let meta = std::fs::metadata(root).ok()?;
+    let created = meta.created().ok();
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        Some((meta.dev(), meta.ino()))
+        Some((meta.dev(), meta.ino(), created))
     }
     #[cfg(not(unix))]
     {
-        meta.is_dir().then_some((0, 0))
+        meta.is_dir().then_some((0, 0, created))
     }
 }
 
