@@ -29,8 +29,14 @@ pub(crate) async fn listing(
     keys.sort();
     let mut fetched = futures_util::stream::iter(keys)
         .map(|key| async move {
-            let values = store.db.fetch(&key).await?;
-            Ok::<_, exampledb::Error>(Listed {
+            // Name the key: one that is not a set (a foreign value under the prefix) stops
+            // the listing, and the user must find it.
+            let values = store
+                .db
+                .fetch(&key)
+                .await
+                .map_err(|e| format!("key {}: {e}", show_key(&key)))?;
+            Ok::<_, String>(Listed {
                 key: key.to_vec(),
                 values: values.len(),
                 bytes: values.iter().map(|v| v.len() as u64).sum(),

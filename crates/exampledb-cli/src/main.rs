@@ -92,7 +92,8 @@ enum Command {
         json: bool,
     },
     /// Copy (merge) every key's values from SRC into DST, any backends; idempotent, so an
-    /// interrupted copy completes when run again.
+    /// interrupted copy completes when run again. Values DST refuses are named on stderr,
+    /// the rest is copied, and the command fails.
     Cp {
         /// The database copied from.
         src: String,
@@ -101,7 +102,8 @@ enum Command {
         /// Say what would be copied (and deleted), change nothing.
         #[arg(long)]
         dry_run: bool,
-        /// Make DST equal to SRC: also delete the values DST holds that SRC does not.
+        /// Make DST equal to SRC: also delete the values DST holds that SRC does not, once
+        /// SRC was read whole (after any error or warning, nothing is deleted).
         #[arg(long)]
         delete: bool,
     },
