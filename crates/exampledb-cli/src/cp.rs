@@ -15,7 +15,9 @@
 //! Any other error (a server gone, bad credentials) stops it. `--delete` deletes only
 //! after everything else was read and copied without a refusal or a warning (an
 //! unreadable file, a key directory that cannot be named): a SRC read only in part must
-//! not empty DST.
+//! not empty DST. Every value it deletes is one SRC was asked for and does not hold: a
+//! key DST holds and SRC does not list is fetched from SRC too, and whatever SRC holds
+//! under it is copied and kept.
 
 use std::collections::HashSet;
 use std::io::IsTerminal;
@@ -28,7 +30,7 @@ use futures_util::{stream, StreamExt, TryStreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::log::{one_line, warnings};
-use crate::output::{out, show_key, Stop};
+use crate::output::{note, out, show_key, Stop};
 use crate::store::Store;
 
 /// Keys read (from SRC and DST) at once, and per batch.
@@ -174,38 +176,65 @@ pub(crate) async fn run(src: Store, dst: Store, dry_run: bool, delete: bool) -> 
             .buffer_unordered(WRITES_IN_FLIGHT)
             .try_collect::<()>()
     };
-    for batch in keys.chunks(KEYS_PER_BATCH) {
-        let planned: Vec<Vec<Write>> = stream::iter(batch.iter().cloned())
-            .map(plan_key)
-            .buffer_unordered(KEYS_PER_BATCH)
-            .try_collect()
-            .await?;
-        write_all(planned.into_iter().flatten().collect()).await?;
-    }
-    let failed = counts.failed.load(Ordering::Relaxed);
-    if delete {
+    // Each batch read whole, then written: (saves made) per batch.
+    let (plan_key, write_all) = (&plan_key, &write_all);
+    let copy = |keys: Vec<Bytes>| async move {
+        let mut saved = 0;
+        for batch in keys.chunks(KEYS_PER_BATCH) {
+            let planned: Vec<Vec<Write>> = stream::iter(batch.iter().cloned())
+                .map(plan_key)
+                .buffer_unordered(KEYS_PER_BATCH)
+                .try_collect()
+                .await?;
+            let saves: Vec<Write> = planned.into_iter().flatten().collect();
+            saved += saves.len();
+            write_all(saves).await?;
+        }
+        Ok::<usize, Error>(saved)
+    };
+    copy(keys.clone()).await?;
+    // --delete deletes nothing after a refusal or a warning: SRC may have been read in
+    // part, and what it seems to lack may only be unread.
+    let refuse_deletes = || {
+        let failed = counts.failed.load(Ordering::Relaxed);
         let warned = warnings() - warnings_before;
-        if failed > 0 || warned > 0 {
+        (failed > 0 || warned > 0).then(|| {
             progress.finish_and_clear();
-            summary(&src, &dst, src_keys, &counts, dry_run, None)?;
-            return Err(Stop::Failed(format!(
+            let stop = Stop::Failed(format!(
                 "{} above: the source may not have been read completely, so --delete deleted nothing; mend them and run again",
                 if failed > 0 { "errors" } else { "warnings" }
-            )));
+            ));
+            summary(&src, &dst, src_keys, &counts, dry_run, None).err().unwrap_or(stop)
+        })
+    };
+    if delete {
+        if let Some(stop) = refuse_deletes() {
+            return Err(stop);
         }
-        // Keys DST holds and SRC does not lose all their values.
+        // Keys DST holds that SRC does not list. SRC is asked for each all the same: a key
+        // its listing leaves out (a key directory with no meta-keys entry, a member of a
+        // recipe that cannot list keys) may hold values, which are then copied and kept.
         let in_src: HashSet<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
-        let mut stale_keys: Vec<Bytes> = dst.db.keys().await?;
-        stale_keys.retain(|k| !in_src.contains(k.as_ref()));
-        let mut writes = deletes.into_inner().unwrap_or_default();
-        for key in stale_keys {
-            for value in dst.db.fetch(&key).await? {
-                writes.push(Write::Delete(key.clone(), value));
-            }
+        let mut unlisted: Vec<Bytes> = dst.db.keys().await?;
+        unlisted.retain(|k| !in_src.contains(k.as_ref()));
+        unlisted.sort();
+        let present_before = counts.present.load(Ordering::Relaxed);
+        let saved = copy(unlisted).await?;
+        if saved > 0 || counts.present.load(Ordering::Relaxed) > present_before {
+            note("the source holds values under keys its listing leaves out (found through the destination's keys); they were kept");
         }
+        if let Some(stop) = refuse_deletes() {
+            return Err(stop);
+        }
+        let writes = std::mem::take(
+            &mut *deletes
+                .lock()
+                .map_err(|_| "a copy task panicked".to_owned())?,
+        );
         progress.inc_length(writes.len() as u64);
         write_all(writes).await?;
     }
+    let failed = counts.failed.load(Ordering::Relaxed);
     progress.finish_and_clear();
     summary(&src, &dst, src_keys, &counts, dry_run, Some(delete))?;
     if failed > 0 {
@@ -236,11 +265,15 @@ fn summary(
         Some(false) => String::new(),
         None => "; nothing deleted".to_owned(),
     };
+    // Locations are the user's paths and URLs: shown safe for a terminal.
     out(format_args!(
-        "{would} {} value(s) across {keys} key(s) from {} to {} ({} already there{deletes})",
-        counts.written.load(Ordering::Relaxed),
-        src.location,
-        dst.location,
-        counts.present.load(Ordering::Relaxed),
+        "{}",
+        one_line(&format!(
+            "{would} {} value(s) across {keys} key(s) from {} to {} ({} already there{deletes})",
+            counts.written.load(Ordering::Relaxed),
+            src.location,
+            dst.location,
+            counts.present.load(Ordering::Relaxed),
+        ))
     ))
 }

@@ -169,7 +169,7 @@ async fn main() -> ExitCode {
     let args = match utf8_args(std::env::args_os()) {
         Ok(args) => args,
         Err(message) => {
-            eprintln!("exampledb: {message}");
+            eprintln!("exampledb: {}", log::one_line(&message));
             return ExitCode::from(2);
         }
     };
@@ -235,7 +235,7 @@ async fn run(command: Command) -> Result<(), Stop> {
             if store::is_read_only(&db) {
                 return Err(Stop::Failed(format!(
                     "{} is read-only: nothing can be removed from it",
-                    exampledb::config::without_secrets(db.trim())
+                    store::location_of(&db)
                 )));
             }
             rm::run(store::open(Some(&db)).await?, &key, value.as_deref()).await

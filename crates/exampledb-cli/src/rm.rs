@@ -2,6 +2,7 @@
 
 use exampledb::ExampleDatabase;
 
+use crate::log::one_line;
 use crate::output::{note, out, show_key, Stop};
 use crate::store::Store;
 
@@ -20,6 +21,20 @@ pub(crate) async fn run(store: Store, key: &[u8], value: Option<&[u8]>) -> Resul
     for value in &values {
         store.db.delete(key, value).await?;
     }
+    // Count what is gone: a read-only member of a recipe keeps its values.
+    let after = store.db.fetch(key).await?;
+    let kept = values
+        .iter()
+        .filter(|v| after.iter().any(|a| a.as_ref() == **v))
+        .count();
+    if kept > 0 {
+        note(&format!(
+            "{kept} value(s) of {} remain in {} (held where they cannot be removed: a read-only member)",
+            show_key(key),
+            store.location
+        ));
+    }
+    let removed = values.len() - kept;
     if values.is_empty() {
         note(&format!(
             "{} holds {} in {}",
@@ -33,9 +48,11 @@ pub(crate) async fn run(store: Store, key: &[u8], value: Option<&[u8]>) -> Resul
         ));
     }
     out(format_args!(
-        "removed {} value(s) of {} from {}",
-        values.len(),
-        show_key(key),
-        store.location
+        "{}",
+        one_line(&format!(
+            "removed {removed} value(s) of {} from {}",
+            show_key(key),
+            store.location
+        ))
     ))
 }

@@ -35,6 +35,17 @@ pub(crate) fn directories_of(url: &str) -> Vec<PathBuf> {
         .collect()
 }
 
+/// How to name `url` to the user: a plain path (no `:`) as it is, since the library takes
+/// it literally (`?` included), anything else without its secrets.
+pub(crate) fn location_of(url: &str) -> String {
+    let url = url.trim();
+    if url.contains(':') {
+        exampledb::config::without_secrets(url)
+    } else {
+        url.to_owned()
+    }
+}
+
 /// Whether every member of `url` is `readonly:`: writes to it would be no-ops.
 pub(crate) fn is_read_only(url: &str) -> bool {
     url.split(MEMBER_SEPARATOR)
@@ -95,10 +106,7 @@ pub(crate) async fn open(url: Option<&str>) -> Result<Store, String> {
     let named = named(url);
     let default_root = exampledb::directory::storage_home().join("examples");
     let (db, location) = match &named {
-        Some(url) => (
-            exampledb::open(url),
-            exampledb::config::without_secrets(url),
-        ),
+        Some(url) => (exampledb::open(url), location_of(url)),
         None => (
             exampledb::open_default(),
             default_root.display().to_string(),
@@ -122,7 +130,7 @@ pub(crate) async fn open(url: Option<&str>) -> Result<Store, String> {
 /// be a no-op), else checked now (`check`, which may create what a backend creates on
 /// first use, such as a directory database's root).
 pub(crate) async fn open_for_write(url: &str) -> Result<Store, String> {
-    let location = exampledb::config::without_secrets(url.trim());
+    let location = location_of(url);
     if is_read_only(url) {
         return Err(format!(
             "{location} is read-only: nothing can be written to it"
@@ -141,7 +149,7 @@ pub(crate) async fn open_for_write(url: &str) -> Result<Store, String> {
 /// directory database that does not exist yet (which a copy would create) is an empty
 /// stand-in, its URL checked all the same.
 pub(crate) async fn open_for_dry_run(url: &str) -> Result<Store, String> {
-    let location = exampledb::config::without_secrets(url.trim());
+    let location = location_of(url);
     if is_read_only(url) {
         return Err(format!(
             "{location} is read-only: nothing can be written to it"

@@ -58,7 +58,7 @@ pub(crate) async fn run(store: Store, as_json: bool) -> Result<(), Stop> {
     let root = store.root.as_deref();
     // Subscribing creates a missing root; what is watched is what is there now.
     let watched = root.and_then(identity);
-    eprintln!("exampledb: watching {} (Ctrl-C to stop)", store.location);
+    crate::output::note(&format!("watching {} (Ctrl-C to stop)", store.location));
     let mut check = tokio::time::interval(ROOT_CHECK);
     loop {
         tokio::select! {

@@ -107,3 +107,65 @@ async fn directory_redis_s3_dynamodb_directory_is_byte_equal() {
     assert_eq!(want.len(), 4);
     assert_eq!(got, want);
 }
+
+const PY_DELETE_OBJECT: &str = r#"
+import sys, boto3
+boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
+             aws_access_key_id="testing", aws_secret_access_key="testing").delete_object(Bucket=sys.argv[2], Key=sys.argv[3])
+"#;
+
+/// `cp --delete` from an S3 prefix whose listing leaves a key out (its meta-keys entry is
+/// gone, as after `aws s3 sync --delete`): what SRC holds under that key is fetched,
+/// copied and kept in DST, never deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cp_delete_keeps_what_the_source_holds_but_does_not_list() {
+    let test = "cp_delete_keeps_what_the_source_holds_but_does_not_list";
+    let (Some(endpoint), Some(py)) = (s3_endpoint(test), Python::for_test(test)) else {
+        return;
+    };
+    let run = exampledb_testkit::hex(&exampledb_testkit::unique_prefix()[15..]);
+    let bucket = format!("unlisted-{}", &run[..16]);
+    py.run(PY_BUCKET, &[&endpoint, &bucket], "");
+    let s3_url = format!("s3://{bucket}/src?endpoint={endpoint}");
+    let s3 = exampledb::s3::S3Database::builder(&bucket)
+        .prefix("src/")
+        .endpoint(&endpoint)
+        .region("us-east-1")
+        .credentials("testing", "testing", None)
+        .build()
+        .unwrap();
+    for (k, v) in [(&b"k1"[..], &b"a"[..]), (b"k1", b"b"), (b"k2", b"c")] {
+        s3.save(k, v).await.unwrap();
+    }
+    let entry = format!("src/{}", exampledb::layout::metakey_path(b"k1"));
+    py.run(PY_DELETE_OBJECT, &[&endpoint, &bucket, &entry], "");
+    assert_eq!(s3.keys().await.unwrap(), vec![b"k2".to_vec()]);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dst = DirectoryDatabase::open(tmp.path()).unwrap();
+    for (k, v) in [
+        (&b"k1"[..], &b"a"[..]),
+        (b"k2", b"c"),
+        (b"k2", b"z"),
+        (b"k3", b"q"),
+    ] {
+        dst.save(k, v).await.unwrap();
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_exampledb"))
+        .args(["cp", "--delete", &s3_url, &tmp.path().display().to_string()])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("keys its listing leaves out"), "{stderr}");
+    assert_eq!(
+        dst.fetch_sorted(b"k1").await.unwrap(),
+        vec![&b"a"[..], b"b"]
+    );
+    assert_eq!(dst.fetch_sorted(b"k2").await.unwrap(), vec![&b"c"[..]]);
+    assert!(dst.fetch(b"k3").await.unwrap().is_empty());
+}

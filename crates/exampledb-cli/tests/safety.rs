@@ -92,6 +92,27 @@ async fn cp_delete_deletes_nothing_when_the_source_was_read_only_in_part() {
     assert!(!out.status.success());
     assert_eq!(dst_db.fetch(b"other").await.unwrap().len(), 1);
 
+    // A key directory that is a symbolic link (not followed; Hypothesis would follow
+    // it): a warning, and the same refusal.
+    #[cfg(unix)]
+    {
+        let linked = tmp.path().join("linked");
+        let linked_db = DirectoryDatabase::open(&linked).unwrap();
+        linked_db.save(b"other", b"x").await.unwrap();
+        let key_dir = linked.join(exampledb::layout::key_dir(b"other"));
+        let elsewhere = tmp.path().join("elsewhere");
+        std::fs::rename(&key_dir, &elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &key_dir).unwrap();
+        let out = exampledb(&["cp", "--delete", &linked.display().to_string(), &d]);
+        assert!(!out.status.success());
+        assert!(
+            text(&out.stderr).contains("not a directory (a symbolic link or a file)"),
+            "{}",
+            text(&out.stderr)
+        );
+        assert_eq!(dst_db.fetch(b"other").await.unwrap().len(), 1);
+    }
+
     // A whole read: --delete does its work.
     let out = exampledb(&["cp", "--delete", &src.display().to_string(), &d]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -244,6 +265,33 @@ async fn rm_and_cp_count_only_what_happened_and_refuse_read_only_targets() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("is read-only"));
     assert_eq!(db.fetch(b"k").await.unwrap().len(), 1);
+    // In a recipe with a read-only member, what that member holds is not counted.
+    let second = tempfile::tempdir().unwrap();
+    let second_db = DirectoryDatabase::open(second.path()).unwrap();
+    second_db.save(b"k", b"v").await.unwrap();
+    db.save(b"k", b"w").await.unwrap();
+    let recipe = format!("{root};readonly:{}", second.path().display());
+    let out = exampledb(&["rm", &recipe, "6b"]);
+    assert!(out.status.success());
+    assert!(
+        text(&out.stdout).contains("removed 1 value(s)"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stderr).contains("1 value(s) of 6b remain"),
+        "{}",
+        text(&out.stderr)
+    );
+    db.save(b"k", b"v").await.unwrap();
+    // Summaries name the user's paths safely, and a plain path as it is, `?` included.
+    let odd = tmp.path().join("ev\u{1b}[31m\u{202e}il?x=1");
+    let odd = odd.display().to_string();
+    let out = exampledb(&["cp", &root, &odd]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert_terminal_safe(&shown, "cp's summary");
+    assert!(shown.contains("il?x=1"), "{shown}");
     let other = tempfile::tempdir().unwrap();
     let other = other.path().display().to_string();
     for dry in [false, true] {

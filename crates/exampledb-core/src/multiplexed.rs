@@ -116,7 +116,10 @@ impl ExampleDatabase for Multiplexed {
                     any_listed = true;
                     out.extend(keys.into_iter().filter(|k| seen.insert(k.clone())));
                 }
-                Err(Error::NotSupported { .. }) => {}
+                Err(e @ Error::NotSupported { .. }) => {
+                    // The listing goes on without this member: say that it is partial.
+                    tracing::warn!(error = %e, "a member cannot list its keys: the multiplexed listing leaves out the keys only it holds");
+                }
                 Err(e) => return Err(e),
             }
         }

@@ -204,6 +204,11 @@ fn writer_until_killed_entry() {
         for i in 0u32.. {
             let value = patterned(seed.wrapping_mul(7919).wrapping_add(i));
             db.save(KEY, &value).await.unwrap();
+            if i == 0 {
+                // The parent's clock for the kill starts here, not at process start (a
+                // loaded machine can take longer to start a process than the kill delay).
+                println!("writer-started");
+            }
             if i % 2 == 1 {
                 db.delete(KEY, &value).await.unwrap();
             }
@@ -300,11 +305,20 @@ fn killed_writers_on(py: &Python, unnamed: bool, run_for: Duration) {
                     "writer_until_killed_entry",
                     &format!("{}|{path_name}|{}", root.display(), rng.below(1 << 20)),
                 )
-                .stdout(Stdio::null())
+                .stdout(Stdio::piped())
                 .spawn()
                 .unwrap()
             })
             .collect();
+        for w in &mut writers {
+            let mut lines = std::io::BufReader::new(w.stdout.take().unwrap());
+            let mut line = String::new();
+            while std::io::BufRead::read_line(&mut lines, &mut line).unwrap_or(0) > 0
+                && !line.contains("writer-started")
+            {
+                line.clear();
+            }
+        }
         std::thread::sleep(Duration::from_millis(5 + rng.below(40)));
         for w in &mut writers {
             w.kill().unwrap(); // SIGKILL

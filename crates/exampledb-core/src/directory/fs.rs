@@ -101,7 +101,14 @@ mod imp {
         let flags = mode | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         match openat(CWD, path, flags, Mode::empty()) {
             Ok(fd) => Ok(Some(fd)),
-            Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) => Ok(None),
+            Err(Errno::NOENT) => Ok(None),
+            Err(e @ (Errno::NOTDIR | Errno::LOOP)) => {
+                // Something stands where a directory should be: a symbolic link (not
+                // followed, so a link cannot lead writes outside the root) or a file. What
+                // it holds is not read; say so, since Hypothesis would follow a link.
+                tracing::warn!(path = %path.display(), error = %io::Error::from(e), "not a directory (a symbolic link or a file): what it holds is left out");
+                Ok(None)
+            }
             Err(e) => Err(e.into()),
         }
     }

@@ -471,8 +471,12 @@ impl Inner {
     /// older Hypothesis, or a writer interrupted between the two, left them): such keys
     /// cannot be listed, and the user should know that the listing is not everything.
     fn warn_unnamed(&self, named: &[Bytes]) {
-        let Ok(entries) = fs::read_dir(&self.root) else {
-            return;
+        let entries = match fs::read_dir(&self.root) {
+            Ok(entries) => entries,
+            Err(e) => {
+                tracing::warn!(root = %self.root.display(), error = %e, "cannot list the root: key directories no meta-keys entry names would not be noticed");
+                return;
+            }
         };
         let named: std::collections::HashSet<String> =
             named.iter().map(|k| layout::key_dir(k)).collect();
@@ -485,7 +489,13 @@ impl Inner {
                     && n != layout::METAKEYS_DIR
                     && !named.contains(n)
             })
-            .filter(|n| dfs::holds_value(&self.root.join(n)).unwrap_or(false))
+            .filter(|n| match dfs::holds_value(&self.root.join(n)) {
+                Ok(holds) => holds,
+                Err(e) => {
+                    tracing::warn!(path = %self.root.join(n).display(), error = %e, "cannot read a key directory no meta-keys entry names");
+                    false
+                }
+            })
             .collect();
         if let Some(first) = unnamed.first() {
             tracing::warn!(
