@@ -19,7 +19,7 @@
 //! key DST holds and SRC does not list is fetched from SRC too, and whatever SRC holds
 //! under it is copied and kept.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -231,6 +231,7 @@ pub(crate) async fn run(src: Store, dst: Store, dry_run: bool, delete: bool) -> 
                 .lock()
                 .map_err(|_| "a copy task panicked".to_owned())?,
         );
+        let writes = still_absent(&src, writes).await?;
         progress.inc_length(writes.len() as u64);
         write_all(writes).await?;
     }
@@ -243,6 +244,34 @@ pub(crate) async fn run(src: Store, dst: Store, dry_run: bool, delete: bool) -> 
         )));
     }
     Ok(())
+}
+
+/// The deletes among `writes` whose value SRC still does not hold, asked again key by
+/// key just before deleting: a value another process saved into SRC during the copy is
+/// kept. (One saved between this read and the delete can still go: DST becomes equal to
+/// SRC as it was read.)
+async fn still_absent(src: &Store, writes: Vec<Write>) -> Result<Vec<Write>, Error> {
+    let mut per_key: BTreeMap<Bytes, Vec<Bytes>> = BTreeMap::new();
+    for w in writes {
+        if let Write::Delete(key, value) = w {
+            per_key.entry(key).or_default().push(value);
+        }
+    }
+    let checked: Vec<Vec<Write>> = stream::iter(per_key)
+        .map(|(key, values)| async move {
+            let now: HashSet<Bytes> = src.db.fetch(&key).await?.into_iter().collect();
+            Ok::<_, Error>(
+                values
+                    .into_iter()
+                    .filter(|v| !now.contains(v))
+                    .map(|v| Write::Delete(key.clone(), v))
+                    .collect(),
+            )
+        })
+        .buffer_unordered(KEYS_PER_BATCH)
+        .try_collect()
+        .await?;
+    Ok(checked.into_iter().flatten().collect())
 }
 
 /// The summary line; `deleted`: whether deletes were asked for and made (`None`: asked

@@ -216,6 +216,13 @@ async fn run(command: Command) -> Result<(), Stop> {
             dry_run,
             delete,
         } => {
+            if delete {
+                if let Some(shared) = store::shared_storage(&src, &dst) {
+                    return Err(Stop::Failed(format!(
+                        "SRC and DST share storage ({shared}): --delete could remove through DST what SRC holds; copy without --delete"
+                    )));
+                }
+            }
             let src = store::open(Some(&src)).await?;
             let dst = if dry_run {
                 store::open_for_dry_run(&dst).await?

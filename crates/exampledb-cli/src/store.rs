@@ -168,3 +168,119 @@ pub(crate) async fn open_for_dry_run(url: &str) -> Result<Store, String> {
     }
     open(Some(url)).await
 }
+
+/// `%XX` escapes of a URL's query value decoded (`+` is a plus sign, as the library reads
+/// it); invalid escapes stay as they are.
+fn percent_decoded(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Where a network member keeps its data, as far as overlap goes: (scheme, server and
+/// store, endpoint) and the byte prefix its keys are stored under.
+fn network_storage(member: &str) -> Option<((String, String, String), Vec<u8>)> {
+    let (scheme, rest) = member.split_once("://")?;
+    let scheme = if scheme == "rediss" { "redis" } else { scheme };
+    let (base, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let option = |names: &[&str]| {
+        query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .filter(|(k, _)| names.contains(k))
+            .map(|(_, v)| percent_decoded(v))
+            .next_back()
+    };
+    let endpoint = option(&["endpoint"]).unwrap_or_default();
+    let endpoint = String::from_utf8_lossy(&endpoint).into_owned();
+    let hypothesis_prefix = b"hypothesis-example:".to_vec();
+    match scheme {
+        "redis" => {
+            let (authority, db) = base.split_once('/').unwrap_or((base, ""));
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            let host = if host.contains(':') {
+                host.to_owned()
+            } else {
+                format!("{host}:6379")
+            };
+            let db = db.trim_matches('/');
+            let db = if db.is_empty() { "0" } else { db };
+            let prefix = option(&["key_prefix"]).unwrap_or(hypothesis_prefix);
+            Some(((scheme.into(), format!("{host}/{db}"), endpoint), prefix))
+        }
+        "s3" => {
+            let (bucket, prefix) = base.split_once('/').unwrap_or((base, ""));
+            let prefix = prefix.trim_matches('/');
+            let prefix = if prefix.is_empty() {
+                Vec::new()
+            } else {
+                format!("{prefix}/").into_bytes()
+            };
+            Some(((scheme.into(), bucket.to_owned(), endpoint), prefix))
+        }
+        "dynamodb" => {
+            let prefix = option(&["key_prefix", "prefix"]).unwrap_or(hypothesis_prefix);
+            Some((
+                (scheme.into(), base.trim_matches('/').to_owned(), endpoint),
+                prefix,
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// Where `src` and `dst` share storage (the same or nested directories, or one store with
+/// key prefixes of which one begins the other), said for the user: `cp --delete` between
+/// them could delete through DST what SRC holds.
+pub(crate) fn shared_storage(src: &str, dst: &str) -> Option<String> {
+    let members = |url: &str| -> Vec<String> {
+        url.split(MEMBER_SEPARATOR)
+            .map(|m| {
+                let mut m = m.trim();
+                while let Some(rest) = m.strip_prefix(READ_ONLY_PREFIX) {
+                    m = rest.trim();
+                }
+                m.to_owned()
+            })
+            .collect()
+    };
+    for s in members(src) {
+        for d in members(dst) {
+            if let (Some(a), Some(b)) = (directory_of_member(&s), directory_of_member(&d)) {
+                let (Ok(a), Ok(b)) = (a.canonicalize(), b.canonicalize()) else {
+                    continue;
+                };
+                if a.starts_with(&b) || b.starts_with(&a) {
+                    return Some(format!("{} and {}", a.display(), b.display()));
+                }
+            } else if let (Some((a, pa)), Some((b, pb))) =
+                (network_storage(&s), network_storage(&d))
+            {
+                if a == b && (pa.starts_with(&pb) || pb.starts_with(&pa)) {
+                    return Some(format!(
+                        "{} and {}",
+                        exampledb::config::without_secrets(&s),
+                        exampledb::config::without_secrets(&d)
+                    ));
+                }
+            }
+        }
+    }
+    None
+}

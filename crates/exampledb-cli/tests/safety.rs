@@ -384,3 +384,86 @@ fn no_command_prints_the_help_and_writes_nothing() {
     assert!(text(&out.stderr).contains("Usage"), "{}", text(&out.stderr));
     assert!(!tmp.path().join(".hypothesis").exists());
 }
+
+/// A third review: files Hypothesis would read that we do not (names that are not a
+/// value's), and SRC and DST sharing storage, must not let `--delete` remove what SRC
+/// holds.
+#[tokio::test]
+async fn cp_delete_refuses_odd_files_and_shared_storage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, dst) = (tmp.path().join("src"), tmp.path().join("dst"));
+    let src_db = DirectoryDatabase::open(&src).unwrap();
+    let dst_db = DirectoryDatabase::open(&dst).unwrap();
+    src_db.save(b"key1", b"keep").await.unwrap();
+    dst_db.save(b"key1", b"keep").await.unwrap();
+    dst_db.save(b"key1", b"precious").await.unwrap();
+    // Python's fetch reads every file of the key directory, this one included.
+    let key_dir = src.join(exampledb::layout::key_dir(b"key1"));
+    std::fs::write(key_dir.join("ABCDEF0123456789"), b"precious").unwrap();
+    let (s, d) = (src.display().to_string(), dst.display().to_string());
+    let out = exampledb(&["cp", "--delete", &s, &d]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("not a value's name"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(dst_db.fetch(b"key1").await.unwrap().len(), 2);
+    // A key directory holding only such files, with no meta-keys entry: still a warning.
+    std::fs::remove_dir_all(&key_dir).unwrap();
+    std::fs::create_dir(&key_dir).unwrap();
+    std::fs::write(key_dir.join("notes"), b"precious").unwrap();
+    std::fs::remove_file(src.join(exampledb::layout::metakey_path(b"key1"))).unwrap();
+    let out = exampledb(&["cp", "--delete", &s, &d]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert_eq!(dst_db.fetch(b"key1").await.unwrap().len(), 2);
+
+    // Shared storage: refused before anything is opened.
+    let nested = src.join("inner");
+    std::fs::create_dir(&nested).unwrap();
+    for (a, b) in [
+        (s.clone(), s.clone()),
+        (s.clone(), format!("{s};{d}")),
+        (nested.display().to_string(), s.clone()),
+        (
+            "redis://127.0.0.1:1/0?key_prefix=p%3A".to_owned(),
+            "redis://127.0.0.1:1?key_prefix=p%3Ax".to_owned(),
+        ),
+        (
+            "s3://bucket/p?endpoint=http://127.0.0.1:1".to_owned(),
+            "readonly:memory:;s3://bucket/p/?endpoint=http://127.0.0.1:1".to_owned(),
+        ),
+        (
+            "dynamodb://t?endpoint=http://127.0.0.1:1".to_owned(),
+            "dynamodb://t?endpoint=http://127.0.0.1:1&key_prefix=hypothesis-example%3Aold%3A"
+                .to_owned(),
+        ),
+    ] {
+        let out = exampledb(&["cp", "--delete", &a, &b]);
+        assert_eq!(out.status.code(), Some(1), "{a} {b}");
+        assert!(
+            text(&out.stderr).contains("share storage"),
+            "{a} {b}: {}",
+            text(&out.stderr)
+        );
+    }
+    // Other prefixes, buckets or servers are not shared.
+    for (a, b) in [
+        (
+            "redis://127.0.0.1:1/0?key_prefix=a%3A",
+            "redis://127.0.0.1:1/0?key_prefix=b%3A",
+        ),
+        ("redis://127.0.0.1:1/0", "redis://127.0.0.1:1/1"),
+        (
+            "s3://bucket/p?endpoint=http://127.0.0.1:1",
+            "s3://bucket/q?endpoint=http://127.0.0.1:1",
+        ),
+    ] {
+        let out = exampledb(&["cp", "--delete", "--dry-run", a, b]);
+        assert!(
+            !text(&out.stderr).contains("share storage"),
+            "{a} {b}: {}",
+            text(&out.stderr)
+        );
+    }
+}

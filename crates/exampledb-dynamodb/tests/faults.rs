@@ -256,7 +256,21 @@ async fn a_stopped_or_frozen_server_fails_fast_and_recovers() {
             assert!(started.elapsed() < timeout + SLACK);
         }
         proxy.set_mode(ProxyMode::Forward);
-        let values = db.fetch(b"k").await.unwrap();
+        // Recovered: the same database answers again. moto shares the machine with the
+        // rest of the suite, so one slow answer (over the 2 s limit) is retried.
+        let mut values = Vec::new();
+        for attempt in 0..5 {
+            match db.fetch(b"k").await {
+                Ok(v) => {
+                    values = v;
+                    break;
+                }
+                Err(e) if e.is_temporary() && attempt < 4 => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("{mode:?}: no recovery: {e}"),
+            }
+        }
         assert!(values.iter().any(|v| &v[..] == b"kept"), "{mode:?}");
     }
 }

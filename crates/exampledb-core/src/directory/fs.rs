@@ -19,6 +19,11 @@ use bytes::Bytes;
 
 use crate::layout;
 
+/// Why an entry of a key directory whose name is not a value's (16 lowercase hex digits)
+/// is left out: Python Hypothesis would read it as a value.
+const NOT_A_VALUE_NAME: &str =
+    "not a value's name (16 lowercase hex digits), so not read; Python Hypothesis would read it";
+
 /// Size of the buffer value files are read through; larger files take more reads.
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -173,6 +178,12 @@ mod imp {
         while let Some(entry) = entries.read() {
             let entry = entry?;
             let Some(name) = value_name(entry.file_name()) else {
+                if is_odd_entry(entry.file_name()) {
+                    listing.skipped.push((
+                        entry.file_name().to_string_lossy().into_owned(),
+                        io::Error::other(super::NOT_A_VALUE_NAME),
+                    ));
+                }
                 continue;
             };
             let file_type = entry.file_type();
@@ -211,6 +222,10 @@ mod imp {
         while let Some(entry) = entries.read() {
             let entry = entry?;
             if value_name(entry.file_name()).is_none() {
+                // Not ours, but something Hypothesis would read (see `read_values`).
+                if is_odd_entry(entry.file_name()) {
+                    return Ok(true);
+                }
                 continue;
             }
             match entry.file_type() {
@@ -321,6 +336,13 @@ mod imp {
         let name = name.to_str().ok()?;
         layout::is_hash_name(name).then_some(name)
     }
+
+    /// An entry that is not a value's name and not hidden (`.`, `..`, and names starting
+    /// with `.`, which are taken for temporary or partial files): Hypothesis's `fetch`
+    /// reads every file of a key directory, so one it would read and we do not is said.
+    fn is_odd_entry(name: &CStr) -> bool {
+        !name.to_bytes().starts_with(b".")
+    }
 }
 
 #[cfg(not(unix))]
@@ -358,10 +380,14 @@ mod imp {
         let mut scratch = vec![0; READ_CHUNK];
         for entry in entries {
             let entry = entry?;
-            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-                continue;
-            };
+            let name = entry.file_name().to_string_lossy().into_owned();
             if !layout::is_hash_name(&name) {
+                // Hidden names are taken for temporary or partial files.
+                if !name.starts_with('.') {
+                    listing
+                        .skipped
+                        .push((name, io::Error::other(super::NOT_A_VALUE_NAME)));
+                }
                 continue;
             }
             match read_file(&entry.path(), max, &mut scratch) {
