@@ -19,7 +19,7 @@
 //! key DST holds and SRC does not list is fetched from SRC too, and whatever SRC holds
 //! under it is copied and kept.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -218,6 +218,15 @@ pub(crate) async fn run(src: Store, dst: Store, dry_run: bool, delete: bool) -> 
         let mut unlisted: Vec<Bytes> = dst.db.keys().await?;
         unlisted.retain(|k| !in_src.contains(k.as_ref()));
         unlisted.sort();
+        if let Some((dst_key, src_key)) = nested_key(&keys, &unlisted) {
+            progress.finish_and_clear();
+            summary(&src, &dst, src_keys, &counts, dry_run, None)?;
+            return Err(Stop::Failed(format!(
+                "SRC and DST share storage: DST's key {} is SRC's key {} under another key prefix, so --delete could remove through DST what SRC holds; copy without --delete",
+                show_key(dst_key),
+                show_key(src_key)
+            )));
+        }
         let present_before = counts.present.load(Ordering::Relaxed);
         let saved = copy(unlisted).await?;
         if saved > 0 || counts.present.load(Ordering::Relaxed) > present_before {
@@ -244,6 +253,27 @@ pub(crate) async fn run(src: Store, dst: Store, dry_run: bool, delete: bool) -> 
         )));
     }
     Ok(())
+}
+
+/// A key DST holds and SRC does not list that is one of SRC's keys with bytes in front,
+/// or the end of one of them, with that SRC key: what one store seen under two key
+/// prefixes, one beginning the other, shows (Redis or DynamoDB with `key_prefix`es `p:`
+/// and `p:x:`), however the two URLs spell the server. Deleting through DST there would
+/// delete from SRC. Empty keys take no part (every key ends with one).
+fn nested_key<'a>(src_keys: &'a [Bytes], unlisted: &'a [Bytes]) -> Option<(&'a Bytes, &'a Bytes)> {
+    let src: HashMap<&[u8], &Bytes> = src_keys.iter().map(|k| (k.as_ref(), k)).collect();
+    let mut src_ends: HashMap<&[u8], &Bytes> = HashMap::new();
+    for k in src_keys {
+        for i in 1..k.len() {
+            src_ends.entry(&k[i..]).or_insert(k);
+        }
+    }
+    unlisted.iter().find_map(|d| {
+        let longer = (1..d.len()).find_map(|i| src.get(&d[i..]).copied());
+        longer
+            .or_else(|| src_ends.get(d.as_ref()).copied())
+            .map(|s| (d, s))
+    })
 }
 
 /// The deletes among `writes` whose value SRC still does not hold, asked again key by

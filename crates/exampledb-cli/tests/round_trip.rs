@@ -169,3 +169,36 @@ async fn cp_delete_keeps_what_the_source_holds_but_does_not_list() {
     assert_eq!(dst.fetch_sorted(b"k2").await.unwrap(), vec![&b"c"[..]]);
     assert!(dst.fetch(b"k3").await.unwrap().is_empty());
 }
+
+/// `cp --delete` between two views of one Redis database, key prefixes `P:y:` (SRC) and
+/// `P:` (DST), spelled so that the URLs do not show it: DST lists SRC's keys with `y:` in
+/// front, and deleting through DST would delete SRC's values. Refused, nothing deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cp_delete_refuses_one_store_seen_under_nested_key_prefixes() {
+    let test = "cp_delete_refuses_one_store_seen_under_nested_key_prefixes";
+    let Some(redis) = redis_url(test) else {
+        return;
+    };
+    let run = exampledb_testkit::hex(&exampledb_testkit::unique_prefix()[15..]);
+    let src_url = format!("{redis}?key_prefix=share-{run}%3Ay%3A");
+    // The option name percent-encoded: the same prefix to the library, not to a reader.
+    let dst_url = format!("{redis}?key%5Fprefix=share-{run}%3A");
+    let src = exampledb::open(&src_url).unwrap();
+    for (k, v) in [(&b"k1"[..], &b"a"[..]), (b"k2", b"b")] {
+        src.save(k, v).await.unwrap();
+    }
+    for extra in [&[][..], &["--dry-run"][..]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_exampledb"))
+            .arg("cp")
+            .args(extra)
+            .args(["--delete", &src_url, &dst_url])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        // Found by the keys themselves, not by the URLs' text.
+        assert!(stderr.contains("under another key prefix"), "{stderr}");
+        assert_eq!(src.fetch(b"k1").await.unwrap().len(), 1, "{stderr}");
+        assert_eq!(src.fetch(b"k2").await.unwrap().len(), 1, "{stderr}");
+    }
+}
