@@ -5,14 +5,20 @@ use std::path::PathBuf;
 
 use exampledb::{ExampleDatabase, DATABASE_ENV, MEMBER_SEPARATOR, READ_ONLY_PREFIX};
 
-/// The directory a single database URL names when it is a directory database (a plain
-/// path, taken literally as the library takes it, or `file:` without its query), with
-/// any `readonly:` in front taken off.
-fn directory_of_member(member: &str) -> Option<PathBuf> {
+/// A member of a database URL without white space and any `readonly:` in front.
+fn unwrapped(member: &str) -> &str {
     let mut url = member.trim();
     while let Some(rest) = url.strip_prefix(READ_ONLY_PREFIX) {
         url = rest.trim();
     }
+    url
+}
+
+/// The directory a single database URL names when it is a directory database (a plain
+/// path, taken literally as the library takes it, or `file:` without its query), with
+/// any `readonly:` in front taken off.
+fn directory_of_member(member: &str) -> Option<PathBuf> {
+    let url = unwrapped(member);
     if url.starts_with("memory:") {
         return None;
     }
@@ -249,34 +255,22 @@ fn network_storage(member: &str) -> Option<((String, String, String), Vec<u8>)> 
 /// key prefixes of which one begins the other), said for the user: `cp --delete` between
 /// them could delete through DST what SRC holds.
 pub(crate) fn shared_storage(src: &str, dst: &str) -> Option<String> {
-    let members = |url: &str| -> Vec<String> {
-        url.split(MEMBER_SEPARATOR)
-            .map(|m| {
-                let mut m = m.trim();
-                while let Some(rest) = m.strip_prefix(READ_ONLY_PREFIX) {
-                    m = rest.trim();
-                }
-                m.to_owned()
-            })
-            .collect()
-    };
-    for s in members(src) {
-        for d in members(dst) {
-            if let (Some(a), Some(b)) = (directory_of_member(&s), directory_of_member(&d)) {
+    for s in src.split(MEMBER_SEPARATOR).map(unwrapped) {
+        for d in dst.split(MEMBER_SEPARATOR).map(unwrapped) {
+            if let (Some(a), Some(b)) = (directory_of_member(s), directory_of_member(d)) {
                 let (Ok(a), Ok(b)) = (a.canonicalize(), b.canonicalize()) else {
                     continue;
                 };
                 if a.starts_with(&b) || b.starts_with(&a) {
                     return Some(format!("{} and {}", a.display(), b.display()));
                 }
-            } else if let (Some((a, pa)), Some((b, pb))) =
-                (network_storage(&s), network_storage(&d))
+            } else if let (Some((a, pa)), Some((b, pb))) = (network_storage(s), network_storage(d))
             {
                 if a == b && (pa.starts_with(&pb) || pb.starts_with(&pa)) {
                     return Some(format!(
                         "{} and {}",
-                        exampledb::config::without_secrets(&s),
-                        exampledb::config::without_secrets(&d)
+                        exampledb::config::without_secrets(s),
+                        exampledb::config::without_secrets(d)
                     ));
                 }
             }

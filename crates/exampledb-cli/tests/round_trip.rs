@@ -5,7 +5,7 @@
 #![cfg(all(feature = "redis", feature = "s3", feature = "dynamodb"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
 use exampledb::{DirectoryDatabase, ExampleDatabase, ExampleDatabaseExt};
@@ -18,30 +18,26 @@ boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
              aws_access_key_id="testing", aws_secret_access_key="testing").create_bucket(Bucket=sys.argv[2])
 "#;
 
-async fn contents(db: &DirectoryDatabase) -> BTreeMap<Vec<u8>, Vec<Vec<u8>>> {
-    let mut out = BTreeMap::new();
-    for key in db.keys().await.unwrap() {
-        let values: Vec<Vec<u8>> = db
-            .fetch_sorted(&key)
-            .await
-            .unwrap()
-            .iter()
-            .map(|v| v.to_vec())
-            .collect();
-        out.insert(key.to_vec(), values);
-    }
-    out
+/// Every key's values (hex, as sets), keys without values left out.
+async fn contents(db: &DirectoryDatabase) -> BTreeMap<String, BTreeSet<String>> {
+    let keys = exampledb_testkit::interop::key_set(db).await;
+    exampledb_testkit::interop::snapshot(db, &keys).await
 }
 
-fn cp(src: &str, dst: &str) {
-    let out = Command::new(env!("CARGO_BIN_EXE_exampledb"))
-        .args(["cp", src, dst])
+/// The CLI with the test services' AWS credentials.
+fn exampledb(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_exampledb"))
+        .args(args)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_REGION", "us-east-1")
         .env_remove("AWS_PROFILE")
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+fn cp(src: &str, dst: &str) {
+    let out = exampledb(&["cp", src, dst]);
     assert!(
         out.status.success(),
         "cp {src} {dst}: {}",
@@ -151,14 +147,7 @@ async fn cp_delete_keeps_what_the_source_holds_but_does_not_list() {
     ] {
         dst.save(k, v).await.unwrap();
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_exampledb"))
-        .args(["cp", "--delete", &s3_url, &tmp.path().display().to_string()])
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env_remove("AWS_PROFILE")
-        .output()
-        .unwrap();
+    let out = exampledb(&["cp", "--delete", &s3_url, &tmp.path().display().to_string()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("keys its listing leaves out"), "{stderr}");
@@ -188,12 +177,10 @@ async fn cp_delete_refuses_one_store_seen_under_nested_key_prefixes() {
         src.save(k, v).await.unwrap();
     }
     for extra in [&[][..], &["--dry-run"][..]] {
-        let out = Command::new(env!("CARGO_BIN_EXE_exampledb"))
-            .arg("cp")
-            .args(extra)
-            .args(["--delete", &src_url, &dst_url])
-            .output()
-            .unwrap();
+        let mut args = vec!["cp"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--delete", &src_url, &dst_url]);
+        let out = exampledb(&args);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{stderr}");
         // Found by the keys themselves, not by the URLs' text.
