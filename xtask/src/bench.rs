@@ -13,9 +13,11 @@
 //! database of `anchor_python_dynamodb.py`; see [`dynamodb_suite`]. `cp` too (about 3
 //! minutes, and it installs `s3s-fs` like `s3`): `exampledb cp` from a directory into S3
 //! and Redis beside `aws s3 sync` and a Python loop over Hypothesis's databases; see
-//! [`cp`].
+//! [`cp`]. `python` too (a release build of the Python package, then a few minutes): the
+//! package from Python beside Hypothesis's directory and Redis databases; see [`python`].
 
 mod cp;
+mod python;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -54,6 +56,7 @@ const METRICS: &[&str] = &[
     "cpu_ms_per_move",
     "cpu_ms_per_delete",
     "cpu_ms_per_save_32_in_flight",
+    "test_run_s",
 ];
 
 /// A backend of a suite: its label and how to start one run in a fresh data directory.
@@ -74,7 +77,7 @@ pub(crate) fn bench(args: &[String]) -> Result<(), String> {
     } else {
         args.iter().map(String::as_str).collect()
     };
-    let only_when_named = [S3.name, DYNAMODB.name, "cp"];
+    let only_when_named = [S3.name, DYNAMODB.name, "cp", "python"];
     if let Some(bad) = suites
         .iter()
         .find(|s| !default.contains(s) && !only_when_named.contains(s))
@@ -117,6 +120,7 @@ pub(crate) fn bench(args: &[String]) -> Result<(), String> {
             "s3" => s3_suite(&bin, python.as_ref())?,
             "dynamodb" => dynamodb_suite(&bin, python.as_ref())?,
             "cp" => cp::cp_suite(&bin, python.as_ref())?,
+            "python" => python::python_suite(&bin, &Python::ensure()?)?,
             _ => memory_suite(&bin, py.clone())?,
         }
     }

@@ -2,7 +2,7 @@
 
 use std::process::{Command, Stdio};
 
-use exampledb_testkit::python::Python;
+use exampledb_testkit::python::{workspace_root, Python};
 use exampledb_testkit::services::{
     MotoServer, RedisCluster, RedisServer, REDIS_CLUSTER_ENV, REDIS_URL_ENV, S3_ENDPOINT_ENV,
 };
@@ -40,8 +40,7 @@ impl Drop for Services {
 
 fn compose() -> Command {
     let mut c = Command::new("docker");
-    c.arg("compose")
-        .current_dir(exampledb_testkit::python::workspace_root());
+    c.arg("compose").current_dir(workspace_root());
     c
 }
 
@@ -122,9 +121,12 @@ pub(crate) fn integration_test(extra: &[String]) -> Result<(), String> {
         python.exe().display()
     );
     // Build first, so services do not sit idle through a long compile.
+    // The Python package is built by maturin (below), not linked against libpython here.
     run(cargo().args([
         "build",
         "--workspace",
+        "--exclude",
+        "exampledb-python",
         "--all-features",
         "--tests",
         "--quiet",
@@ -136,16 +138,32 @@ pub(crate) fn integration_test(extra: &[String]) -> Result<(), String> {
             "nextest",
             "run",
             "--workspace",
+            "--exclude",
+            "exampledb-python",
             "--all-features",
             "--no-fail-fast",
         ]);
     } else {
-        tests.args(["test", "--workspace", "--all-features", "--no-fail-fast"]);
+        tests.args([
+            "test",
+            "--workspace",
+            "--exclude",
+            "exampledb-python",
+            "--all-features",
+            "--no-fail-fast",
+        ]);
     }
     tests.args(extra).env(REQUIRE_SERVICES_ENV, "1");
     let mut doctests = cargo();
     doctests
-        .args(["test", "--workspace", "--all-features", "--doc"])
+        .args([
+            "test",
+            "--workspace",
+            "--exclude",
+            "exampledb-python",
+            "--all-features",
+            "--doc",
+        ])
         .env(REQUIRE_SERVICES_ENV, "1");
     for (k, v) in &env {
         tests.env(k, v);
@@ -164,7 +182,57 @@ pub(crate) fn integration_test(extra: &[String]) -> Result<(), String> {
     ]);
     let result = run(&mut tests)
         .and_then(|()| run(&mut doctests))
-        .and_then(|()| run(&mut without_features));
+        .and_then(|()| run(&mut without_features))
+        .and_then(|()| python_package_tests(&python, &env));
     drop(services);
     result
+}
+
+/// The Python package's directory.
+const PYTHON_PACKAGE: &str = "crates/exampledb-python";
+
+/// Builds the Python package into `venv` (`maturin develop`, an editable install).
+pub(crate) fn maturin_develop(venv: &Python, release: bool) -> Result<(), String> {
+    let bin = venv
+        .exe()
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .ok_or("the venv has no bin directory")?;
+    let venv_dir = bin.parent().ok_or("the venv has no root")?;
+    let path = std::env::join_paths(
+        std::iter::once(bin.clone()).chain(
+            std::env::var_os("PATH")
+                .iter()
+                .flat_map(std::env::split_paths),
+        ),
+    )
+    .map_err(|e| format!("PATH: {e}"))?;
+    let mut develop = Command::new(bin.join("maturin"));
+    develop
+        .args(["develop", "--quiet"])
+        .current_dir(workspace_root().join(PYTHON_PACKAGE))
+        .env("VIRTUAL_ENV", venv_dir)
+        .env("PATH", path);
+    if release {
+        develop.arg("--release");
+    }
+    run(&mut develop)
+}
+
+/// The Python package's pytest suite: built into the interop venv and into HypoFuzz's
+/// (which needs an older Hypothesis), then run against the services.
+fn python_package_tests(python: &Python, env: &ServiceEnv) -> Result<(), String> {
+    let hypofuzz = Python::ensure_hypofuzz()?;
+    maturin_develop(python, false)?;
+    maturin_develop(&hypofuzz, false)?;
+    let mut pytest = Command::new(python.exe());
+    pytest
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"])
+        .current_dir(workspace_root().join(PYTHON_PACKAGE))
+        .env(REQUIRE_SERVICES_ENV, "1")
+        .env("EXAMPLEDB_HYPOFUZZ_PYTHON", hypofuzz.exe());
+    for (k, v) in env {
+        pytest.env(k, v);
+    }
+    run(&mut pytest)
 }

@@ -188,6 +188,10 @@ impl<D: ExampleDatabase + 'static> ExampleDatabase for BackgroundWrite<D> {
         self.inner.subscribe()
     }
 
+    async fn subscribe_ready(&self, wait: std::time::Duration) -> Result<ChangeStream> {
+        self.inner.subscribe_ready(wait).await
+    }
+
     async fn check(&self) -> Result<()> {
         self.inner.check().await
     }

@@ -2,6 +2,7 @@
 
 use std::fmt::Debug;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -70,6 +71,19 @@ pub trait ExampleDatabase: Send + Sync + Debug {
     /// [`Error::NotSupported`](crate::Error::NotSupported) where the backend cannot listen.
     fn subscribe(&self) -> Result<ChangeStream>;
 
+    /// [`subscribe`](Self::subscribe), returning only once every change made after it
+    /// returns will be reported: a Redis subscription active on the server, a DynamoDB
+    /// stream's position found, S3's first listing taken. Fails (with
+    /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) where waiting is what failed)
+    /// when that cannot be had within `wait` or the backend's own timeouts; the plain
+    /// `subscribe` keeps trying in the background instead. The default is `subscribe`,
+    /// for listeners that are ready as they start (the in-memory and directory
+    /// databases). Call it inside a Tokio runtime.
+    async fn subscribe_ready(&self, wait: Duration) -> Result<ChangeStream> {
+        let _ = wait;
+        self.subscribe()
+    }
+
     /// Makes sure the store can be used now, and says what is wrong if it cannot, instead
     /// of at the first operation: the directory exists (or can be created) and is
     /// writable, the server answers, the artifact can be had. Databases connect lazily,
@@ -110,6 +124,9 @@ macro_rules! forward_example_database {
             }
             fn subscribe(&self) -> Result<ChangeStream> {
                 (**self).subscribe()
+            }
+            async fn subscribe_ready(&self, wait: Duration) -> Result<ChangeStream> {
+                (**self).subscribe_ready(wait).await
             }
             async fn check(&self) -> Result<()> {
                 (**self).check().await

@@ -142,17 +142,28 @@ impl ExampleDatabase for Multiplexed {
     }
 
     fn subscribe(&self) -> Result<ChangeStream> {
-        let mut streams = Vec::new();
-        for member in &self.members {
-            match member.subscribe() {
-                Ok(s) => streams.push(s),
-                Err(Error::NotSupported { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        if streams.is_empty() {
-            return Ok(Box::pin(stream::pending()));
-        }
-        Ok(stream::select_all(streams).boxed())
+        merge(self.members.iter().map(|member| member.subscribe()))
     }
+
+    /// Every member's [`subscribe_ready`](ExampleDatabase::subscribe_ready), at once.
+    async fn subscribe_ready(&self, wait: std::time::Duration) -> Result<ChangeStream> {
+        let ready = self.members.iter().map(|m| m.subscribe_ready(wait));
+        merge(futures_util::future::join_all(ready).await)
+    }
+}
+
+/// One stream of the members' events; members that cannot listen are left out.
+fn merge(subscribed: impl IntoIterator<Item = Result<ChangeStream>>) -> Result<ChangeStream> {
+    let mut streams = Vec::new();
+    for s in subscribed {
+        match s {
+            Ok(s) => streams.push(s),
+            Err(Error::NotSupported { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if streams.is_empty() {
+        return Ok(Box::pin(stream::pending()));
+    }
+    Ok(stream::select_all(streams).boxed())
 }

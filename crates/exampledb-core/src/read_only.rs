@@ -1,5 +1,7 @@
 //! [`ReadOnly`]: a view of a database that never writes.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 
@@ -71,6 +73,13 @@ impl<D: ExampleDatabase> ExampleDatabase for ReadOnly<D> {
 
     fn subscribe(&self) -> Result<ChangeStream> {
         match self.inner.subscribe() {
+            Err(Error::NotSupported { .. }) => Ok(Box::pin(futures_util::stream::pending())),
+            other => other,
+        }
+    }
+
+    async fn subscribe_ready(&self, wait: Duration) -> Result<ChangeStream> {
+        match self.inner.subscribe_ready(wait).await {
             Err(Error::NotSupported { .. }) => Ok(Box::pin(futures_util::stream::pending())),
             other => other,
         }

@@ -652,6 +652,11 @@ impl ExampleDatabase for DynamoDatabase {
             .subscribe(move |sink| crate::stream::start(inner, sink).map(Some))
     }
 
+    /// [`DynamoDatabase::subscribe_positioned`].
+    async fn subscribe_ready(&self, wait: Duration) -> Result<ChangeStream> {
+        self.subscribe_positioned(wait).await
+    }
+
     async fn check(&self) -> Result<()> {
         DynamoDatabase::check(self).await
     }

@@ -445,6 +445,14 @@ impl ExampleDatabase for RedisDatabase {
         listener::subscribe(self)
     }
 
+    /// Returns once the subscription is active on the server, as
+    /// [`RedisDatabase::subscribe_active`] does, waiting at most `wait`.
+    async fn subscribe_ready(&self, wait: Duration) -> Result<ChangeStream> {
+        let stream = self.subscribe()?;
+        listener::wait_active(self, Some(wait)).await?;
+        Ok(stream)
+    }
+
     /// [`RedisDatabase::check`]: the server answers within the operation timeout.
     async fn check(&self) -> Result<()> {
         RedisDatabase::check(self).await
@@ -457,7 +465,7 @@ impl RedisDatabase {
     /// that no change made after this returns is missed.
     pub async fn subscribe_active(&self) -> Result<ChangeStream> {
         let stream = self.subscribe()?;
-        listener::wait_active(self).await?;
+        listener::wait_active(self, None).await?;
         Ok(stream)
     }
 }

@@ -74,10 +74,10 @@ pub(crate) fn subscribe(db: &RedisDatabase) -> Result<ChangeStream> {
 }
 
 /// Waits until the subscription is active on the server.
-pub(crate) async fn wait_active(db: &RedisDatabase) -> Result<()> {
+pub(crate) async fn wait_active(db: &RedisDatabase, limit: Option<Duration>) -> Result<()> {
     let inner = &db.inner;
     let mut rx = inner.listener.active.subscribe();
-    let limit = inner.connect_timeout + inner.operation_timeout;
+    let limit = limit.unwrap_or(inner.connect_timeout + inner.operation_timeout);
     let ready =
         tokio::time::timeout(limit, async { rx.wait_for(|active| *active).await.is_ok() }).await;
     match ready {

@@ -447,6 +447,14 @@ impl ExampleDatabase for S3Database {
             .subscribe(move |sink| watch::start(inner, sink).map(Some))
     }
 
+    /// Returns once the first listing of the prefix is taken: changes made by others
+    /// after that are reported.
+    async fn subscribe_ready(&self, wait: Duration) -> Result<ChangeStream> {
+        let stream = self.subscribe()?;
+        watch::wait_baseline(&self.inner, wait).await?;
+        Ok(stream)
+    }
+
     async fn check(&self) -> Result<()> {
         S3Database::check(self).await
     }

@@ -167,6 +167,24 @@ impl Watch {
     }
 }
 
+/// Returns once the running listener's first listing is taken (from then on, every change
+/// is reported), polling for it every 10 ms, or fails after `wait`.
+pub(crate) async fn wait_baseline(inner: &Inner, wait: std::time::Duration) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + wait;
+    while !lock(&inner.watch.state).baseline_taken {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Error::Timeout {
+                backend: BACKEND,
+                operation: Operation::Subscribe,
+                location: inner.store.location.clone(),
+                after: wait,
+            });
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    Ok(())
+}
+
 /// Stops the polling task when the last subscriber goes.
 struct Guard(tokio::task::AbortHandle);
 

@@ -13,6 +13,9 @@ use std::process::{Command, Output, Stdio};
 /// The pinned Python requirements (Hypothesis and watchdog).
 pub const REQUIREMENTS: &str = include_str!("../python-requirements.txt");
 
+/// The pinned requirements of HypoFuzz's venv (HypoFuzz and the Hypothesis it works with).
+pub const HYPOFUZZ_REQUIREMENTS: &str = include_str!("../hypofuzz-requirements.txt");
+
 /// A Python interpreter inside a venv that has [`REQUIREMENTS`] installed.
 #[derive(Debug, Clone)]
 pub struct Python {
@@ -38,9 +41,22 @@ impl Python {
         let venv = std::env::var_os("EXAMPLEDB_PYTHON_VENV")
             .map(PathBuf::from)
             .unwrap_or_else(|| target_dir().join("py-venv"));
+        Self::ensure_at(venv, REQUIREMENTS)
+    }
+
+    /// HypoFuzz's venv, `<cargo target dir>/py-venv-hypofuzz`, filled from
+    /// [`HYPOFUZZ_REQUIREMENTS`]: HypoFuzz needs an older Hypothesis than the interop
+    /// tests pin, so it lives apart.
+    pub fn ensure_hypofuzz() -> Result<Self, String> {
+        Self::ensure_at(target_dir().join("py-venv-hypofuzz"), HYPOFUZZ_REQUIREMENTS)
+    }
+
+    /// The venv at `venv`, created and filled from `requirements` (pip's format) if
+    /// missing or stale.
+    pub fn ensure_at(venv: PathBuf, requirements: &str) -> Result<Self, String> {
         let python = Self { venv };
         let stamp = python.venv.join(".exampledb-requirements");
-        if fs::read_to_string(&stamp).is_ok_and(|s| s == REQUIREMENTS) && python.exe().exists() {
+        if fs::read_to_string(&stamp).is_ok_and(|s| s == requirements) && python.exe().exists() {
             return Ok(python);
         }
         fs::create_dir_all(python.venv.parent().unwrap_or(Path::new(".")))
@@ -51,7 +67,7 @@ impl Python {
         lock.lock()
             .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
         // Another process may have finished while we waited.
-        if fs::read_to_string(&stamp).is_ok_and(|s| s == REQUIREMENTS) && python.exe().exists() {
+        if fs::read_to_string(&stamp).is_ok_and(|s| s == requirements) && python.exe().exists() {
             return Ok(python);
         }
         let base = std::env::var("EXAMPLEDB_PYTHON").unwrap_or_else(|_| "python3".into());
@@ -65,7 +81,7 @@ impl Python {
         )
         .map_err(|e| format!("`{base} -m venv` failed: {e}"))?;
         let req = python.venv.join("requirements.txt");
-        fs::write(&req, REQUIREMENTS)
+        fs::write(&req, requirements)
             .map_err(|e| format!("cannot write {}: {e}", req.display()))?;
         run_quiet(
             Command::new(python.exe())
@@ -80,7 +96,7 @@ impl Python {
                 .arg(&req),
         )
         .map_err(|e| format!("pip install of {} failed: {e}", req.display()))?;
-        fs::write(&stamp, REQUIREMENTS)
+        fs::write(&stamp, requirements)
             .map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
         Ok(python)
     }

@@ -1,0 +1,90 @@
+//! The Tokio runtime the databases run on: one per process, created on first use, and
+//! created again in a child made by `fork` (whose copy of the parent's runtime has no
+//! threads).
+//!
+//! Every call from Python goes through [`run`]: it releases the GIL, drives the future on
+//! the calling thread (a directory database's file I/O happens right there; network
+//! backends' connections are served by the runtime's two worker threads), turns a Rust
+//! error into an `exampledb` exception and a panic into `exampledb.InternalError`.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use pyo3::prelude::*;
+use tokio::runtime::{Builder, Handle, Runtime};
+
+use crate::errors;
+
+/// The runtime and the process it was made in.
+static RUNTIME: Mutex<Option<(u32, Arc<Runtime>)>> = Mutex::new(None);
+
+/// Worker threads: they serve sockets and timers; the futures themselves run on the
+/// Python threads that wait for them.
+const WORKER_THREADS: usize = 2;
+
+/// This process's runtime, created if this process has none yet.
+pub(crate) fn handle() -> PyResult<Handle> {
+    let mut slot = RUNTIME.lock().unwrap_or_else(PoisonError::into_inner);
+    let pid = std::process::id();
+    if let Some((owner, runtime)) = slot.as_ref() {
+        if *owner == pid {
+            return Ok(runtime.handle().clone());
+        }
+    }
+    if let Some(inherited) = slot.take() {
+        // Made by the parent before a fork: its threads do not exist here, and dropping it
+        // would wait for them forever and deregister the parent's sockets from an epoll
+        // instance both processes share. It is left alone.
+        std::mem::forget(inherited);
+    }
+    let runtime = Builder::new_multi_thread()
+        .worker_threads(WORKER_THREADS)
+        .thread_name("exampledb")
+        .enable_all()
+        .build()
+        .map_err(|e| errors::internal(format!("cannot start the Tokio runtime: {e}")))?;
+    let handle = runtime.handle().clone();
+    *slot = Some((pid, Arc::new(runtime)));
+    Ok(handle)
+}
+
+/// Runs `f` (which builds a future) to completion with the GIL released, inside this
+/// process's runtime. A panic becomes `exampledb.InternalError`; `Err` from the future is
+/// mapped by the caller.
+pub(crate) fn block_on<F, Fut, T>(py: Python<'_>, f: F) -> PyResult<T>
+where
+    F: FnOnce() -> Fut + Send,
+    Fut: Future<Output = T>,
+    T: Send,
+{
+    if Handle::try_current().is_ok() {
+        return Err(errors::internal(
+            "an exampledb database was called from a thread that runs a Tokio runtime; call it from an ordinary thread",
+        ));
+    }
+    let handle = handle()?;
+    py.detach(move || {
+        std::panic::catch_unwind(AssertUnwindSafe(move || handle.block_on(f())))
+            .map_err(errors::from_panic)
+    })
+}
+
+/// [`block_on`] for a future giving exampledb's `Result`: its error becomes the matching
+/// `exampledb` exception.
+pub(crate) fn run<F, Fut, T>(py: Python<'_>, f: F) -> PyResult<T>
+where
+    F: FnOnce() -> Fut + Send,
+    Fut: Future<Output = exampledb::Result<T>>,
+    T: Send,
+{
+    block_on(py, f)?.map_err(|e| errors::to_py(py, &e))
+}
+
+/// Runs `f` (no I/O: building a database from its settings) inside this process's
+/// runtime, where builders that spawn tasks expect to be, catching a panic.
+pub(crate) fn enter<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    let handle = handle()?;
+    let _entered = handle.enter();
+    std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(errors::from_panic)?
+}
