@@ -345,7 +345,7 @@ fn github_suite(bin: &Path, python: Option<&Python>) -> Result<(), String> {
         }
     }
     let _ = std::fs::remove_dir_all(&root);
-    let m = medians("github", &samples);
+    let m = medians("github", &samples, ROUNDS);
     let ours = "exampledb-github";
     let py = "python-hypothesis-github-artifact";
     let floor = "floor-zip-crate";
@@ -619,7 +619,7 @@ fn aws_server_rounds(
             samples.entry(name).or_default().push(line);
         }
     }
-    Ok(medians(&label, &samples))
+    Ok(medians(&label, &samples, ROUNDS))
 }
 
 /// `client_cpu_ms_per_op: {"save": x, ...}` as flat `cpu_ms_per_save: x`, ... (medians
@@ -822,8 +822,18 @@ type Medians = BTreeMap<String, BTreeMap<&'static str, f64>>;
 /// Runs every runner once per round, in order, each in a fresh directory under `root`
 /// after a `sync`; prints each run and the medians, one JSON line per backend.
 fn run_rounds(suite: &str, root: &Path, runners: &[Runner]) -> Result<Medians, String> {
+    run_rounds_n(suite, root, runners, ROUNDS)
+}
+
+/// [`run_rounds`] with `rounds` rounds.
+fn run_rounds_n(
+    suite: &str,
+    root: &Path,
+    runners: &[Runner],
+    rounds: usize,
+) -> Result<Medians, String> {
     let mut samples: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
-    for round in 0..ROUNDS {
+    for round in 0..rounds {
         for (name, make) in runners {
             let dir = root.join(name);
             let _ = std::fs::remove_dir_all(&dir);
@@ -834,11 +844,11 @@ fn run_rounds(suite: &str, root: &Path, runners: &[Runner]) -> Result<Medians, S
             let _ = std::fs::remove_dir_all(&dir);
         }
     }
-    Ok(medians(suite, &samples))
+    Ok(medians(suite, &samples, rounds))
 }
 
 /// The median of every metric per backend, printed as one JSON line per backend.
-fn medians(suite: &str, samples: &BTreeMap<&str, Vec<Value>>) -> Medians {
+fn medians(suite: &str, samples: &BTreeMap<&str, Vec<Value>>, rounds: usize) -> Medians {
     let mut medians = Medians::new();
     for (name, lines) in samples {
         let mut row = BTreeMap::new();
@@ -851,7 +861,7 @@ fn medians(suite: &str, samples: &BTreeMap<&str, Vec<Value>>) -> Medians {
         }
         println!(
             "{}",
-            json!({"suite": suite, "backend": name, "median_of": ROUNDS, "figures": row})
+            json!({"suite": suite, "backend": name, "median_of": rounds, "figures": row})
         );
         medians.insert(name.to_string(), row);
     }

@@ -811,3 +811,54 @@ fn a_save_that_fails_for_lack_of_space_leaves_nothing() {
         );
     }
 }
+
+/// Two databases on one root (as two processes would be) move one value in opposite
+/// directions at the same moment, again and again: the value always ends under one of the
+/// two keys. (Each move used to find the value already under its destination and delete
+/// its own copy, so both copies went.)
+#[test]
+fn opposite_moves_at_once_never_lose_the_value() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (
+        Arc::new(DirectoryDatabase::open(tmp.path()).unwrap()),
+        Arc::new(DirectoryDatabase::open(tmp.path()).unwrap()),
+    );
+    let rt = runtime();
+    for trial in 0..300u32 {
+        let value = trial.to_be_bytes().to_vec();
+        rt.block_on(async {
+            a.save(b"k1", &value).await.unwrap();
+            a.save(b"k2", &value).await.unwrap();
+        });
+        let barrier = Arc::new(std::sync::Barrier::new(2));
+        let threads: Vec<_> = [
+            (Arc::clone(&a), b"k1", b"k2"),
+            (Arc::clone(&b), b"k2", b"k1"),
+        ]
+        .into_iter()
+        .map(|(db, src, dest)| {
+            let (barrier, value) = (Arc::clone(&barrier), value.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                runtime()
+                    .block_on(db.move_value(src, dest, &value))
+                    .unwrap();
+            })
+        })
+        .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let held = rt.block_on(async {
+            let k1 = a.fetch(b"k1").await.unwrap();
+            let k2 = a.fetch(b"k2").await.unwrap();
+            a.delete(b"k1", &value).await.unwrap();
+            a.delete(b"k2", &value).await.unwrap();
+            k1.len() + k2.len()
+        });
+        assert!(
+            held >= 1,
+            "trial {trial}: the value was lost by two opposite moves"
+        );
+    }
+}

@@ -21,7 +21,14 @@ use crate::subscription::Subscription;
 #[pyclass(frozen, module = "exampledb._native", name = "Database")]
 #[derive(Debug)]
 pub(crate) struct Database {
-    spec: Arc<Spec>,
+    handle: Arc<Handle>,
+}
+
+/// A database's settings and what each process opened from them; shared with the
+/// wrappers (multiplexed, read-only) built on it, so that they use the same instance.
+#[derive(Debug)]
+pub(crate) struct Handle {
+    spec: Spec,
     opened: Mutex<Option<Opened>>,
 }
 
@@ -32,41 +39,57 @@ struct Opened {
     db: Arc<dyn ExampleDatabase>,
 }
 
-impl Database {
-    /// Opens `spec` in this process now, so that a bad configuration fails here.
-    fn new(spec: Spec) -> PyResult<Self> {
-        let this = Self {
-            spec: Arc::new(spec),
-            opened: Mutex::new(None),
-        };
-        this.db()?;
-        Ok(this)
+impl Handle {
+    /// The settings.
+    pub(crate) fn spec(&self) -> &Spec {
+        &self.spec
     }
 
     /// This process's copy of the database, opened on first use in each process. A copy
     /// inherited through `fork` is never used, nor dropped: its connections belong to the
-    /// parent.
-    fn db(&self) -> PyResult<Arc<dyn ExampleDatabase>> {
+    /// parent (an in-memory database, which has none, is kept: the child has a copy of
+    /// the parent's values, as with Hypothesis's).
+    pub(crate) fn db(&self) -> PyResult<Arc<dyn ExampleDatabase>> {
         let mut slot = self.opened.lock().unwrap_or_else(PoisonError::into_inner);
         let pid = std::process::id();
-        if let Some(opened) = slot.as_ref() {
+        if let Some(opened) = slot.as_mut() {
             if opened.pid == pid {
+                return Ok(Arc::clone(&opened.db));
+            }
+            if self.spec.survives_fork() {
+                opened.pid = pid;
                 return Ok(Arc::clone(&opened.db));
             }
         }
         if let Some(inherited) = slot.take() {
             std::mem::forget(inherited);
         }
-        let db = runtime::enter(|| {
-            self.spec
-                .open()
-                .map_err(|e| Python::attach(|py| crate::errors::to_py(py, &e)))
-        })?;
+        let db = runtime::enter(|| self.spec.open())?;
         *slot = Some(Opened {
             pid,
             db: Arc::clone(&db),
         });
         Ok(db)
+    }
+}
+
+impl Database {
+    /// Opens `spec` in this process now, so that a bad configuration fails here.
+    fn new(spec: Spec) -> PyResult<Self> {
+        let handle = Arc::new(Handle {
+            spec,
+            opened: Mutex::new(None),
+        });
+        handle.db()?;
+        Ok(Self { handle })
+    }
+
+    fn db(&self) -> PyResult<Arc<dyn ExampleDatabase>> {
+        self.handle.db()
+    }
+
+    fn spec(&self) -> &Spec {
+        &self.handle.spec
     }
 }
 
@@ -85,30 +108,35 @@ impl Database {
             // `DirectoryDatabase(path)`, and equal to it.
             return Self::directory(PathBuf::from(trimmed), options);
         }
-        Self::new(Spec::Url {
-            url: url.to_owned(),
-            options,
-        })
+        Self::new(Spec::url(url.to_owned(), options))
     }
 
     /// A directory database at `path` (made absolute), taken literally.
     #[staticmethod]
     fn directory(path: PathBuf, options: Options) -> PyResult<Self> {
-        let path = std::path::absolute(&path).unwrap_or(path);
+        // Absolute, and spelled one way (no trailing `/`, no `.` parts), so that one
+        // directory makes equal databases however it was written.
+        let path: PathBuf = std::path::absolute(&path)
+            .unwrap_or(path)
+            .components()
+            .collect();
         Self::new(Spec::Directory { path, options })
     }
 
     /// The members multiplexed: writes go to each, fetches see all.
     #[staticmethod]
     fn multiplexed(members: Vec<Bound<'_, Database>>) -> PyResult<Self> {
-        let specs = members.iter().map(|m| Arc::clone(&m.get().spec)).collect();
-        Self::new(Spec::Multiplexed(specs))
+        let handles = members
+            .iter()
+            .map(|m| Arc::clone(&m.get().handle))
+            .collect();
+        Self::new(Spec::Multiplexed(handles))
     }
 
     /// `inner` with writes turned into no-ops.
     #[staticmethod]
     fn read_only(inner: Bound<'_, Database>) -> PyResult<Self> {
-        Self::new(Spec::ReadOnly(Arc::clone(&inner.get().spec)))
+        Self::new(Spec::ReadOnly(Arc::clone(&inner.get().handle)))
     }
 
     /// Adds `value` to `key`'s set.
@@ -153,12 +181,12 @@ impl Database {
     /// Creates the DynamoDB table this database names if it does not exist, as the
     /// database needs it, or says how an existing one differs.
     fn ensure_table(&self, py: Python<'_>) -> PyResult<()> {
-        let Spec::Url { url, options } = &*self.spec else {
+        let Spec::Url { url, options, .. } = self.spec() else {
             return Err(PyTypeError::new_err(
                 "ensure_table is for DynamoDB databases",
             ));
         };
-        if self.spec.class_name() != "DynamoDBDatabase" {
+        if self.spec().class_name() != "DynamoDBDatabase" {
             return Err(PyTypeError::new_err(
                 "ensure_table is for DynamoDB databases",
             ));
@@ -197,24 +225,24 @@ impl Database {
     /// A digest of everything that makes two databases the same (secrets included, but
     /// never readable from it).
     fn identity<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, &self.spec.identity())
+        PyBytes::new(py, &self.spec().identity())
     }
 
     /// The arguments that would make this database again, without secrets.
     fn describe(&self) -> String {
-        self.spec.describe()
+        self.spec().describe()
     }
 
     /// The `exampledb` class standing for this database.
     #[getter]
     fn class_name(&self) -> &'static str {
-        self.spec.class_name()
+        self.spec().class_name()
     }
 
     fn __repr__(&self) -> String {
         format!(
             "<exampledb._native.Database {}>",
-            self.spec.describe_wrapped()
+            self.spec().describe_wrapped()
         )
     }
 }

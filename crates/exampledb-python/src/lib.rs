@@ -2,7 +2,7 @@
 //! backend (directory, Redis, S3, DynamoDB, GitHub artifacts, the multiplexed recipe)
 //! callable from Python, for Python Hypothesis and HypoFuzz.
 //!
-//! The pure-Python half (`python/exampledb`) wraps [`Database`](database::Database) in
+//! The pure-Python half (`python/exampledb`) wraps `exampledb._native.Database` in
 //! subclasses of Hypothesis's `ExampleDatabase` and runs the listener thread; see the
 //! package's README. Built with maturin (`pip install ./crates/exampledb-python`); not part
 //! of the workspace's default members, so a plain `cargo build` needs no Python.
@@ -10,7 +10,7 @@
 //! - Each call releases the GIL while it waits, so many Python threads can use one
 //!   database at once.
 //! - The Tokio runtime is made on first use in each process, and again in a child made by
-//!   `fork`, which also opens its own copy of each database ([`spec`]).
+//!   `fork`, which also opens its own copy of each database (module `spec`).
 //! - Errors become `exampledb.errors` exceptions with the Rust message; a panic never
 //!   crosses into Python (it becomes `exampledb.errors.InternalError`).
 //! - exampledb's warnings go to stderr through `tracing`, filtered by `EXAMPLEDB_LOG`

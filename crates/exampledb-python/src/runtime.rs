@@ -10,6 +10,7 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use pyo3::prelude::*;
 use tokio::runtime::{Builder, Handle, Runtime};
@@ -19,9 +20,20 @@ use crate::errors;
 /// The runtime and the process it was made in.
 static RUNTIME: Mutex<Option<(u32, Arc<Runtime>)>> = Mutex::new(None);
 
-/// Worker threads: they serve sockets and timers; the futures themselves run on the
-/// Python threads that wait for them.
+/// Worker threads by default: they serve sockets and timers; the futures themselves run
+/// on the Python threads that wait for them.
 const WORKER_THREADS: usize = 2;
+
+/// Overrides [`WORKER_THREADS`].
+const WORKER_THREADS_ENV: &str = "EXAMPLEDB_RUNTIME_THREADS";
+
+fn worker_threads() -> usize {
+    std::env::var(WORKER_THREADS_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| (1..=64).contains(n))
+        .unwrap_or(WORKER_THREADS)
+}
 
 /// This process's runtime, created if this process has none yet.
 pub(crate) fn handle() -> PyResult<Handle> {
@@ -39,7 +51,7 @@ pub(crate) fn handle() -> PyResult<Handle> {
         std::mem::forget(inherited);
     }
     let runtime = Builder::new_multi_thread()
-        .worker_threads(WORKER_THREADS)
+        .worker_threads(worker_threads())
         .thread_name("exampledb")
         .enable_all()
         .build()
@@ -49,13 +61,18 @@ pub(crate) fn handle() -> PyResult<Handle> {
     Ok(handle)
 }
 
+/// How often a call that waits looks for a signal to deliver (Ctrl-C).
+const SIGNAL_CHECK: Duration = Duration::from_millis(100);
+
 /// Runs `f` (which builds a future) to completion with the GIL released, inside this
-/// process's runtime. A panic becomes `exampledb.InternalError`; `Err` from the future is
-/// mapped by the caller.
+/// process's runtime. Every [`SIGNAL_CHECK`] of waiting, the GIL is taken back to run
+/// Python's signal handlers: a `KeyboardInterrupt` they raise abandons the call (the
+/// future is dropped) and is raised. A panic becomes `exampledb.InternalError`; `Err`
+/// from the future is mapped by the caller.
 pub(crate) fn block_on<F, Fut, T>(py: Python<'_>, f: F) -> PyResult<T>
 where
     F: FnOnce() -> Fut + Send,
-    Fut: Future<Output = T>,
+    Fut: Future<Output = T> + Send,
     T: Send,
 {
     if Handle::try_current().is_ok() {
@@ -64,10 +81,20 @@ where
         ));
     }
     let handle = handle()?;
-    py.detach(move || {
-        std::panic::catch_unwind(AssertUnwindSafe(move || handle.block_on(f())))
-            .map_err(errors::from_panic)
-    })
+    let mut future = std::pin::pin!(f());
+    loop {
+        let step = py.detach(|| {
+            std::panic::catch_unwind(AssertUnwindSafe(|| {
+                // The timer is made inside the runtime, where it has a clock.
+                handle.block_on(async { tokio::time::timeout(SIGNAL_CHECK, future.as_mut()).await })
+            }))
+        });
+        match step {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(_still_waiting)) => py.check_signals()?,
+            Err(panic) => return Err(errors::from_panic(panic)),
+        }
+    }
 }
 
 /// [`block_on`] for a future giving exampledb's `Result`: its error becomes the matching
@@ -75,7 +102,7 @@ where
 pub(crate) fn run<F, Fut, T>(py: Python<'_>, f: F) -> PyResult<T>
 where
     F: FnOnce() -> Fut + Send,
-    Fut: Future<Output = exampledb::Result<T>>,
+    Fut: Future<Output = exampledb::Result<T>> + Send,
     T: Send,
 {
     block_on(py, f)?.map_err(|e| errors::to_py(py, &e))

@@ -3,11 +3,15 @@
 //! objects by value and describe one without its secrets.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use exampledb::config::without_secrets;
-use exampledb::{ExampleDatabase, Multiplexed, ReadOnly, Result};
+use exampledb::{ExampleDatabase, Multiplexed, ReadOnly};
+use pyo3::prelude::*;
 use sha2::{Digest, Sha256};
+
+use crate::database::Handle;
 
 /// Options given as keyword arguments, as `with_option` takes them.
 pub(crate) type Options = Vec<(String, String)>;
@@ -15,15 +19,36 @@ pub(crate) type Options = Vec<(String, String)>;
 /// How to open a database.
 #[derive(Debug)]
 pub(crate) enum Spec {
-    /// Anything [`exampledb::open_with`] takes.
-    Url { url: String, options: Options },
+    /// Anything [`exampledb::open_with`] takes. `instance` tells apart URLs that open a
+    /// new store each time (`memory:`), so that two of them are not equal.
+    Url {
+        url: String,
+        options: Options,
+        instance: Option<u64>,
+    },
     /// A directory database at an absolute path, taken literally (no URL parsing: a path
     /// may hold `;`, `?` or `:`).
     Directory { path: PathBuf, options: Options },
-    /// The members, in fetch order.
-    Multiplexed(Vec<Arc<Spec>>),
+    /// The members, in fetch order: the very databases given (an in-memory member is
+    /// shared, not opened again).
+    Multiplexed(Vec<Arc<Handle>>),
     /// Writes are no-ops.
-    ReadOnly(Arc<Spec>),
+    ReadOnly(Arc<Handle>),
+}
+
+/// Numbers the specs whose every opening is a new store.
+static INSTANCES: AtomicU64 = AtomicU64::new(0);
+
+/// Whether a URL member opens a new, private store (`memory:`).
+fn is_private_store(member: &str) -> bool {
+    let mut m = member.trim();
+    while m.len() >= exampledb::READ_ONLY_PREFIX.len()
+        && m[..exampledb::READ_ONLY_PREFIX.len()].eq_ignore_ascii_case(exampledb::READ_ONLY_PREFIX)
+    {
+        m = m[exampledb::READ_ONLY_PREFIX.len()..].trim();
+    }
+    m.get(..7)
+        .is_some_and(|s| s.eq_ignore_ascii_case("memory:"))
 }
 
 /// Option names whose values are secrets: never shown.
@@ -35,35 +60,64 @@ fn is_secret(name: &str) -> bool {
 }
 
 impl Spec {
+    /// A URL's spec.
+    pub(crate) fn url(url: String, options: Options) -> Spec {
+        let private = url.split(exampledb::MEMBER_SEPARATOR).any(is_private_store);
+        let instance = private.then(|| INSTANCES.fetch_add(1, Ordering::Relaxed));
+        Spec::Url {
+            url,
+            options,
+            instance,
+        }
+    }
+
+    /// Whether what one process opened can be used by its forked child as it is: a store
+    /// of memory only, with no connection or thread (the child has a copy of it).
+    pub(crate) fn survives_fork(&self) -> bool {
+        matches!(self, Spec::Url { url, .. } if is_private_store(url) && !url.contains(exampledb::MEMBER_SEPARATOR))
+    }
+
     /// Opens it (no I/O: databases connect on first use).
-    pub(crate) fn open(&self) -> Result<Arc<dyn ExampleDatabase>> {
-        Ok(match self {
-            Spec::Url { url, options } => Arc::from(exampledb::open_with(url, options.clone())?),
-            Spec::Directory { path, options } => {
+    pub(crate) fn open(&self) -> PyResult<Arc<dyn ExampleDatabase>> {
+        let opened = match self {
+            Spec::Url { url, options, .. } => {
+                exampledb::open_with(url, options.clone()).map(Arc::from)
+            }
+            Spec::Directory { path, options } => (|| {
                 let mut builder = exampledb::DirectoryDatabase::builder(path.clone());
                 for (k, v) in options {
                     builder = builder.with_option(k, v)?;
                 }
-                Arc::new(builder.build()?)
-            }
-            Spec::Multiplexed(members) => Arc::new(Multiplexed::new(
-                members
+                builder.build()
+            })()
+            .map(|db| Arc::new(db) as Arc<dyn ExampleDatabase>),
+            Spec::Multiplexed(members) => {
+                let members = members
                     .iter()
-                    .map(|m| m.open())
-                    .collect::<Result<Vec<_>>>()?,
-            )),
-            Spec::ReadOnly(inner) => Arc::new(ReadOnly::new(inner.open()?)),
-        })
+                    .map(|m| m.db())
+                    .collect::<PyResult<Vec<_>>>()?;
+                return Ok(Arc::new(Multiplexed::new(members)));
+            }
+            Spec::ReadOnly(inner) => return Ok(Arc::new(ReadOnly::new(inner.db()?))),
+        };
+        opened.map_err(|e: exampledb::Error| Python::attach(|py| crate::errors::to_py(py, &e)))
     }
 
     /// A canonical description holding everything that makes two databases the same,
     /// secrets included, so only its digest ([`Spec::identity`]) leaves this module.
     fn canonical(&self, out: &mut Vec<u8>) {
         match self {
-            Spec::Url { url, options } => {
+            Spec::Url {
+                url,
+                options,
+                instance,
+            } => {
                 field(out, b"url");
                 field(out, url.trim().as_bytes());
                 sorted_options(out, options);
+                if let Some(n) = instance {
+                    field(out, &n.to_be_bytes());
+                }
             }
             Spec::Directory { path, options } => {
                 field(out, b"directory");
@@ -74,12 +128,12 @@ impl Spec {
                 field(out, b"multiplexed");
                 field(out, &(members.len() as u64).to_be_bytes());
                 for m in members {
-                    m.canonical(out);
+                    m.spec().canonical(out);
                 }
             }
             Spec::ReadOnly(inner) => {
                 field(out, b"readonly");
-                inner.canonical(out);
+                inner.spec().canonical(out);
             }
         }
     }
@@ -100,6 +154,9 @@ impl Spec {
                 .map(|(k, v)| {
                     if is_secret(k) {
                         format!(", {k}='***'")
+                    } else if v.contains("://") {
+                        // An endpoint or API URL: without user info or query.
+                        format!(", {k}={}", quote(&without_secrets(v)))
                     } else {
                         format!(", {k}={}", quote(v))
                     }
@@ -107,7 +164,7 @@ impl Spec {
                 .collect()
         }
         match self {
-            Spec::Url { url, options } => {
+            Spec::Url { url, options, .. } => {
                 let shown = if url.contains(':') {
                     without_secrets(url.trim())
                 } else {
@@ -124,10 +181,10 @@ impl Spec {
             }
             Spec::Multiplexed(members) => members
                 .iter()
-                .map(|m| m.describe_wrapped())
+                .map(|m| m.spec().describe_wrapped())
                 .collect::<Vec<_>>()
                 .join(", "),
-            Spec::ReadOnly(inner) => inner.describe_wrapped(),
+            Spec::ReadOnly(inner) => inner.spec().describe_wrapped(),
         }
     }
 

@@ -243,3 +243,112 @@ def test_fork_and_spawn_children(name, tmp_path, request) -> None:
         time.sleep(0.01)
     assert ("save", (b"from-parent", b"after fork")) in heard
     db.clear_listeners()
+
+
+def test_wrappers_share_the_database_they_wrap() -> None:
+    a = exampledb.InMemoryDatabase()
+    a.save(b"k", b"v")
+    assert exampledb.ReadOnlyDatabase(a).fetch(b"k") == [b"v"]
+    b = exampledb.InMemoryDatabase()
+    both = exampledb.MultiplexedDatabase(a, b)
+    both.save(b"k2", b"w")
+    assert a.fetch(b"k2") == [b"w"] and b.fetch(b"k2") == [b"w"]
+    # Separate stores are separate databases, as Hypothesis's InMemoryExampleDatabase.
+    assert exampledb.InMemoryDatabase() != exampledb.InMemoryDatabase()
+    assert exampledb.open("memory:") != exampledb.open("memory:")
+    assert a == a and hash(a) == hash(a)
+
+
+def test_paths_are_taken_as_written(tmp_path) -> None:
+    from pathlib import Path
+
+    odd = tmp_path / "proj;v2" / "exa:mples?x=1"
+    db = exampledb.open(odd)
+    assert type(db) is exampledb.DirectoryDatabase
+    db.save(b"k", b"v")
+    assert odd.is_dir() and not (tmp_path / "proj").exists()
+    assert exampledb.DirectoryDatabase(odd).fetch(b"k") == [b"v"]
+    assert exampledb.DirectoryDatabase(f"{tmp_path}/x/") == exampledb.DirectoryDatabase(Path(tmp_path) / "x")
+    assert exampledb.DirectoryDatabase(f"{tmp_path}/./x") == exampledb.open(f"{tmp_path}/x")
+
+
+def test_option_values_are_spelled_for_exampledb() -> None:
+    # Tiny and fractional durations, as timedelta or seconds.
+    exampledb.RedisDatabase("redis://127.0.0.1:1", operation_timeout=timedelta(microseconds=10))
+    exampledb.RedisDatabase("redis://127.0.0.1:1", connect_timeout=0.25, expire_after=timedelta(hours=1.5))
+    with pytest.raises(errors.ConfigurationError, match="expire_after"):
+        exampledb.RedisDatabase("redis://127.0.0.1:1", expire_after=timedelta(seconds=-1))
+    shown = repr(
+        exampledb.GitHubArtifactDatabase("o", "r", api_url="https://user:s3cretpw@api.example.com/x")
+    )
+    assert "s3cretpw" not in shown, shown
+
+
+def test_listeners_added_from_many_threads_make_one_listener(tmp_path) -> None:
+    import sys
+
+    db = exampledb.open(tmp_path)
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for _ in range(20):
+            barrier = threading.Barrier(8)
+            listeners = [lambda e: None for _ in range(8)]
+
+            def add(f):
+                barrier.wait()
+                db.add_listener(f)
+
+            threads = [threading.Thread(target=add, args=(f,)) for f in listeners]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            running = [t for t in threading.enumerate() if t.name.startswith("exampledb-listener")]
+            assert len(running) == 1, running
+            db.clear_listeners()
+            deadline = time.monotonic() + 5
+            while any(t.name.startswith("exampledb-listener") for t in threading.enumerate()):
+                assert time.monotonic() < deadline, "the listener thread outlived its listeners"
+                time.sleep(0.01)
+    finally:
+        sys.setswitchinterval(switch)
+
+
+def test_listening_to_a_store_that_is_down_warns_at_once(s3_endpoint) -> None:
+    from hypothesis.errors import HypothesisWarning
+
+    down = [
+        exampledb.RedisDatabase("redis://127.0.0.1:1/0"),
+        exampledb.S3Database("no-such-bucket-here", endpoint=s3_endpoint, path_style=True),
+    ]
+    for db in down:
+        started = time.monotonic()
+        with pytest.warns(HypothesisWarning, match="cannot listen for changes now"):
+            db.add_listener(lambda e: None)
+        assert time.monotonic() - started < 10, db
+        db.clear_listeners()
+
+
+CTRL_C = r"""
+import os, signal, socket, sys, threading, time
+import exampledb
+server = socket.socket(); server.bind(("127.0.0.1", 0)); server.listen()
+db = exampledb.RedisDatabase(f"redis://127.0.0.1:{server.getsockname()[1]}/0", operation_timeout=60, connect_timeout=60)
+threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+started = time.monotonic()
+try:
+    db.fetch(b"key")
+except KeyboardInterrupt:
+    print(f"interrupted after {time.monotonic() - started:.2f}")
+"""
+
+
+def test_ctrl_c_interrupts_a_waiting_call() -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", CTRL_C], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    waited = float(out.stdout.split()[-1])
+    assert waited < 5, out.stdout

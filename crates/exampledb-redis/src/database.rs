@@ -446,7 +446,8 @@ impl ExampleDatabase for RedisDatabase {
     }
 
     /// Returns once the subscription is active on the server, as
-    /// [`RedisDatabase::subscribe_active`] does, waiting at most `wait`.
+    /// [`RedisDatabase::subscribe_active`] does, waiting at most `wait` (and at most the
+    /// connect timeout plus the operation timeout).
     async fn subscribe_ready(&self, wait: Duration) -> Result<ChangeStream> {
         let stream = self.subscribe()?;
         listener::wait_active(self, Some(wait)).await?;

@@ -77,7 +77,8 @@ pub(crate) fn subscribe(db: &RedisDatabase) -> Result<ChangeStream> {
 pub(crate) async fn wait_active(db: &RedisDatabase, limit: Option<Duration>) -> Result<()> {
     let inner = &db.inner;
     let mut rx = inner.listener.active.subscribe();
-    let limit = limit.unwrap_or(inner.connect_timeout + inner.operation_timeout);
+    let own = inner.connect_timeout + inner.operation_timeout;
+    let limit = limit.map_or(own, |wait| wait.min(own));
     let ready =
         tokio::time::timeout(limit, async { rx.wait_for(|active| *active).await.is_ok() }).await;
     match ready {

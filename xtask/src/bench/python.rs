@@ -5,7 +5,8 @@
 //! - **The standard workload on tmpfs** (`/dev/shm`, where per-call overhead shows):
 //!   `exampledb.DirectoryDatabase` against Hypothesis's `DirectoryBasedExampleDatabase`
 //!   (both driven by `anchor_python.py`'s own `run()`), with the Rust directory database
-//!   and raw syscalls (`exampledb-bench dir` / `floor`) as the floor.
+//!   and the floors of the `tmpfs` suite beside them: raw syscalls, and the syscalls
+//!   Hypothesis compatibility requires (`exampledb-bench dir` / `floor` / `floor-atomic`).
 //! - **The standard workload on Redis** (a fresh local `redis-server`):
 //!   `exampledb.RedisDatabase` against Hypothesis's `RedisExampleDatabase`, with the Rust
 //!   Redis database and `redis-benchmark` as the floor.
@@ -22,7 +23,12 @@ use std::process::Command;
 use exampledb_testkit::python::{target_dir, workspace_root, Python};
 use exampledb_testkit::services::RedisServer;
 
-use super::{anchor_dir, bench_cmd, print_ratios, ratio, run_rounds, show_ratio, Runner};
+use super::{
+    anchor_dir, bench_cmd, print_ratios, ratio, run_rounds, run_rounds_n, show_ratio, Runner,
+};
+
+/// Rounds of the test-run comparison.
+const TESTRUN_ROUNDS: usize = 9;
 
 /// The benchmark script, run by the venv's Python.
 fn script() -> PathBuf {
@@ -89,6 +95,10 @@ fn suites(
             Box::new(|d| bench_cmd(bin, &["floor"], Some(d))),
         ),
         (
+            "floor-atomic-syscalls",
+            Box::new(|d| bench_cmd(bin, &["floor-atomic"], Some(d))),
+        ),
+        (
             "exampledb-dir",
             Box::new(|d| bench_cmd(bin, &["dir"], Some(d))),
         ),
@@ -110,6 +120,7 @@ fn suites(
             ("exampledb-python-dir", "python-hypothesis-dir"),
             ("exampledb-python-dir", "exampledb-dir"),
             ("exampledb-python-dir", "floor-raw-syscalls"),
+            ("floor-atomic-syscalls", "python-hypothesis-dir"),
         ],
     );
 
@@ -183,8 +194,11 @@ fn suites(
             Box::new(ours(vec!["testrun".into(), "hypothesis".into()])),
         ),
     ];
-    let medians = run_rounds("python-testrun", root, &runners)?;
-    println!("\npython-testrun: a Hypothesis test run of 1,000 examples (seconds, medians)");
+    // Runs differ by what their (unseeded) examples cost: more rounds than elsewhere.
+    let medians = run_rounds_n("python-testrun", root, &runners, TESTRUN_ROUNDS)?;
+    println!(
+        "\npython-testrun: a Hypothesis test run of 1,000 examples (medians of {TESTRUN_ROUNDS} rounds)"
+    );
     show_ratio(
         "Hypothesis's directory database / exampledb's (>= 1: no slower)",
         ratio(

@@ -293,6 +293,7 @@ mod imp {
         src_dir: &Path,
         dest_dir: &Path,
         name: &str,
+        replace: bool,
     ) -> io::Result<Renamed> {
         let Some(src) = open_dir_for_changes(src_dir)? else {
             return Ok(Renamed::NoSource);
@@ -300,21 +301,11 @@ mod imp {
         let Some(dest) = open_dir_for_changes(dest_dir)? else {
             return Ok(Renamed::NoDestination);
         };
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        let renamed = match rustix::fs::renameat_with(
-            &src,
-            name,
-            &dest,
-            name,
-            rustix::fs::RenameFlags::NOREPLACE,
-        ) {
-            Err(Errno::INVAL | Errno::NOSYS | Errno::NOTSUP) => {
-                rustix::fs::renameat(&src, name, &dest, name)
-            }
-            other => other,
+        let renamed = if replace {
+            rustix::fs::renameat(&src, name, &dest, name)
+        } else {
+            rename_no_replace(&src, &dest, name)
         };
-        #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        let renamed = rustix::fs::renameat(&src, name, &dest, name);
         match renamed {
             Ok(()) => Ok(Renamed::Moved),
             Err(Errno::EXIST) => Ok(Renamed::DestinationExists),
@@ -329,6 +320,21 @@ mod imp {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Renames `name` from `src` to `dest` unless `dest` has it (then `EXIST`): in one
+    /// system call where the kernel and file system offer `RENAME_NOREPLACE`, else by
+    /// looking first (a replace that races the look only puts the same bytes back).
+    fn rename_no_replace(src: &OwnedFd, dest: &OwnedFd, name: &str) -> rustix::io::Result<()> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        match rustix::fs::renameat_with(src, name, dest, name, rustix::fs::RenameFlags::NOREPLACE) {
+            Err(Errno::INVAL | Errno::NOSYS | Errno::NOTSUP) => {}
+            other => return other,
+        }
+        if rustix::fs::statat(dest, name, AtFlags::SYMLINK_NOFOLLOW).is_ok() {
+            return Err(Errno::EXIST);
+        }
+        rustix::fs::renameat(src, name, dest, name)
     }
 
     /// The entry name as a value name, if it is one.
@@ -443,7 +449,6 @@ mod imp {
         Moved,
         NoSource,
         NoDestination,
-        #[allow(dead_code)]
         DestinationExists,
     }
 
@@ -451,6 +456,7 @@ mod imp {
         src_dir: &Path,
         dest_dir: &Path,
         name: &str,
+        replace: bool,
     ) -> io::Result<Renamed> {
         let src = src_dir.join(name);
         if fs::symlink_metadata(&src).is_err() {
@@ -458,6 +464,9 @@ mod imp {
         }
         if !fs::symlink_metadata(dest_dir).is_ok_and(|m| m.is_dir()) {
             return Ok(Renamed::NoDestination);
+        }
+        if !replace && fs::symlink_metadata(dest_dir.join(name)).is_ok() {
+            return Ok(Renamed::DestinationExists);
         }
         match fs::rename(&src, dest_dir.join(name)) {
             Ok(()) => Ok(Renamed::Moved),

@@ -354,62 +354,80 @@ impl Inner {
         let dest_dir = self.root.join(&dest_name);
         let error = |path: &Path, e| self.io_error(Operation::Move, path, e);
 
-        if dfs::exists_in(&dest_dir, &value_name).map_err(|e| error(&dest_dir, e))? {
-            // Already under dest: the move is just the delete.
-            return self.delete(src, value);
-        }
         self.ensure_metakey(dest, &dest_name, false)
             .map_err(|e| error(&self.metakeys_dir.join(&dest_name), e))?;
         let (src_own, dest_own) = (
             format!("{src_name}/{value_name}"),
             format!("{dest_name}/{value_name}"),
         );
-        let listening = self.hub.is_listening();
-        if listening {
-            self.own.expect(&src_own, Kind::Went);
-            self.own.expect(&dest_own, Kind::Appeared);
-        }
-        let renamed = self.rename_value(dest, &src_dir, &dest_dir, &dest_name, &value_name);
-        if listening && !matches!(renamed, Ok(Renamed::Moved)) {
-            self.own.cancel(&src_own, Kind::Went);
-            self.own.cancel(&dest_own, Kind::Appeared);
-        }
-        match renamed {
-            Ok(Renamed::Moved) => {
-                let value = Bytes::copy_from_slice(value);
-                self.hub.emit(ChangeEvent::Deleted {
-                    key: Bytes::copy_from_slice(src),
-                    value: Some(value.clone()),
-                });
-                self.hub.emit(ChangeEvent::Saved {
-                    key: Bytes::copy_from_slice(dest),
-                    value,
-                });
-                self.writer
-                    .sync_dir_if_durable(&dest_dir)
-                    .and_then(|()| self.writer.sync_dir_if_durable(&src_dir))
-                    .map_err(|e| error(&dest_dir, e))?;
-                // Like Hypothesis (os.renames), drop the source directory if it is now
-                // empty, but keep the source's meta-keys entry.
-                if fs::remove_dir(&src_dir).is_ok() {
-                    lock(&self.recorded).remove(src);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let listening = self.hub.is_listening();
+            if listening {
+                self.own.expect(&src_own, Kind::Went);
+                self.own.expect(&dest_own, Kind::Appeared);
+            }
+            let renamed = self.rename_value(dest, &src_dir, &dest_dir, &dest_name, &value_name);
+            // Already under dest: src's copy replaces dest's (the same bytes) in one
+            // rename. Deleting src instead would lose the value when another process
+            // moves it the opposite way at the same moment (each would find the other's
+            // copy and delete its own); Hypothesis's `os.renames` replaces too.
+            let replaced = matches!(renamed, Ok(Renamed::DestinationExists));
+            let renamed = if replaced {
+                dfs::rename_between(&src_dir, &dest_dir, &value_name, true)
+            } else {
+                renamed
+            };
+            if listening && !matches!(renamed, Ok(Renamed::Moved)) {
+                self.own.cancel(&src_own, Kind::Went);
+                self.own.cancel(&dest_own, Kind::Appeared);
+            }
+            return match renamed {
+                Ok(Renamed::Moved) => {
+                    let value = Bytes::copy_from_slice(value);
+                    self.hub.emit(ChangeEvent::Deleted {
+                        key: Bytes::copy_from_slice(src),
+                        value: Some(value.clone()),
+                    });
+                    if !replaced {
+                        self.hub.emit(ChangeEvent::Saved {
+                            key: Bytes::copy_from_slice(dest),
+                            value,
+                        });
+                    }
+                    self.writer
+                        .sync_dir_if_durable(&dest_dir)
+                        .and_then(|()| self.writer.sync_dir_if_durable(&src_dir))
+                        .map_err(|e| error(&dest_dir, e))?;
+                    // Like Hypothesis (os.renames), drop the source directory if it is
+                    // now empty, but keep the source's meta-keys entry.
+                    if fs::remove_dir(&src_dir).is_ok() {
+                        lock(&self.recorded).remove(src);
+                    }
+                    Ok(())
                 }
-                Ok(())
-            }
-            // Another process put it under dest meanwhile: the move is just the delete.
-            Ok(Renamed::DestinationExists) => self.delete(src, value),
-            // Not under src: the move is just the save.
-            Ok(Renamed::NoSource) => self.save(dest, value, Operation::Move),
-            Ok(Renamed::NoDestination) => Err(error(
-                &dest_dir,
-                io::Error::other("the destination directory keeps disappearing"),
-            )),
-            // Anything else (a cross-device root, say): delete then save.
-            Err(e) => {
-                tracing::debug!(error = %e, "rename failed; moving by delete and save");
-                self.delete(src, value)?;
-                self.save(dest, value, Operation::Move)
-            }
+                // Under dest, and gone from src meanwhile: nothing left to do.
+                Ok(Renamed::NoSource) if replaced => Ok(()),
+                // Not under src: the move is just the save.
+                Ok(Renamed::NoSource) => self.save(dest, value, Operation::Move),
+                // Dest's directory went (its last value deleted) between the two renames:
+                // rename again, recreating it.
+                Ok(Renamed::NoDestination) if replaced && attempt < MOVE_ATTEMPTS => continue,
+                Ok(Renamed::NoDestination | Renamed::DestinationExists) => Err(error(
+                    &dest_dir,
+                    io::Error::other("the destination directory keeps disappearing"),
+                )),
+                // Key directories on different file systems (a mount inside the root):
+                // save, then delete, so that the value is never in neither key.
+                Err(e) if e.kind() == io::ErrorKind::CrossesDevices => {
+                    tracing::debug!(error = %e, "rename failed; moving by save and delete");
+                    self.save(dest, value, Operation::Move)?;
+                    self.delete(src, value)
+                }
+                // Anything else (dest is a link or a file): the value stays under src.
+                Err(e) => Err(error(&dest_dir, e)),
+            };
         }
     }
 
@@ -426,7 +444,7 @@ impl Inner {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match dfs::rename_between(src_dir, dest_dir, value_name)? {
+            match dfs::rename_between(src_dir, dest_dir, value_name, false)? {
                 Renamed::NoDestination if attempt < MOVE_ATTEMPTS => {
                     if attempt > 1 {
                         std::thread::yield_now();

@@ -50,9 +50,11 @@ def _option_text(name: str, value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, timedelta):
-        return f"{value.total_seconds()!r}s"
-    if isinstance(value, (int, float)):
-        return repr(value)
+        return format(value.total_seconds(), "f") + "s"
+    if isinstance(value, float):
+        return format(value, "f")
+    if isinstance(value, int):
+        return str(value)
     if isinstance(value, bytes):
         try:
             return value.decode("utf-8")
@@ -104,24 +106,35 @@ class Database(ExampleDatabase):
         self._listen_lock = threading.Lock()
         self._subscription: _native.Subscription | None = None
         self._thread: threading.Thread | None = None
+        # Set in a child made by fork while listening: its listener starts again (ready)
+        # at the child's first call.
+        self._resume_after_fork = False
 
     # -- Hypothesis's interface ---------------------------------------------------------
 
     def save(self, key: bytes, value: bytes) -> None:
         """Adds ``value`` to ``key``'s set (nothing happens if it is there)."""
+        if self._resume_after_fork:
+            self._resume_listening()
         self._native.save(key, value)
 
     def fetch(self, key: bytes) -> Iterable[bytes]:
         """Every value under ``key``, in no particular order."""
+        if self._resume_after_fork:
+            self._resume_listening()
         return self._native.fetch(key)
 
     def delete(self, key: bytes, value: bytes) -> None:
         """Removes ``value`` from ``key``'s set (nothing happens if it is not there)."""
+        if self._resume_after_fork:
+            self._resume_listening()
         self._native.delete(key, value)
 
     def move(self, src: bytes, dest: bytes, value: bytes) -> None:
         """Moves ``value`` from ``src`` to ``dest``, in one step where the backend can;
         ``value`` ends up under ``dest`` even if it was not under ``src``."""
+        if self._resume_after_fork:
+            self._resume_listening()
         self._native.move(src, dest, value)
 
     # -- extras -------------------------------------------------------------------------
@@ -129,17 +142,25 @@ class Database(ExampleDatabase):
     def keys(self) -> list[bytes]:
         """Every key holding a value. Raises :class:`~exampledb.errors.NotSupportedError`
         where the store cannot list them."""
+        if self._resume_after_fork:
+            self._resume_listening()
         return self._native.keys()
 
     def check(self) -> None:
         """Raises what is wrong if the store cannot be used now (a missing bucket, a
         server down, bad credentials), instead of at the first operation."""
+        if self._resume_after_fork:
+            self._resume_listening()
         self._native.check()
 
     # -- listening ------------------------------------------------------------------------
 
     def _start_listening(self) -> None:
         with self._listen_lock:
+            # Hypothesis's add_listener may call this from two threads at once: one
+            # listener is enough.
+            if self._subscription is not None or not self._listeners:
+                return
             try:
                 subscription = self._subscribe()
             except NotSupportedError as e:
@@ -152,6 +173,8 @@ class Database(ExampleDatabase):
 
     def _stop_listening(self) -> None:
         with self._listen_lock:
+            if self._listeners:  # added again meanwhile, from another thread
+                return
             _listening.discard(self)
             subscription, thread = self._subscription, self._thread
             self._subscription = self._thread = None
@@ -161,6 +184,21 @@ class Database(ExampleDatabase):
             thread.join(timeout=10)
 
     def _subscribe(self) -> _native.Subscription:
+        """A subscription that hears every change made after it returns, where the store
+        can be reached now; else (said in a warning, without waiting) one that keeps
+        trying in the background."""
+        try:
+            self._native.check()
+        except NotSupportedError:
+            raise
+        except Exception as e:
+            warnings.warn(
+                f"{self!r} cannot listen for changes now ({e}); the listener keeps trying "
+                "in the background, and changes made meanwhile may not be reported",
+                HypothesisWarning,
+                stacklevel=5,
+            )
+            return self._native.subscribe(None)
         try:
             return self._native.subscribe(LISTEN_READY_TIMEOUT)
         except TimeoutError as e:
@@ -202,12 +240,26 @@ class Database(ExampleDatabase):
             except Exception:
                 _log.exception("a change listener of %r raised; the others still hear events", self)
 
-    def _restart_listening_after_fork(self) -> None:
-        """In a child made by fork: the parent's listener thread is gone; start ours."""
+    def _forget_listener_after_fork(self) -> None:
+        """In a child made by fork: the parent's listener thread is gone. Ours starts at
+        the child's first call (no I/O in a fork handler)."""
         self._listen_lock = threading.Lock()
         self._subscription = self._thread = None
-        if self._listeners:
-            self._run_listener(self._native.subscribe(None))
+        self._resume_after_fork = True
+
+    def _resume_listening(self) -> None:
+        with self._listen_lock:
+            if not self._resume_after_fork:
+                return
+            self._resume_after_fork = False
+            if self._listeners and self._subscription is None:
+                self._run_listener(self._subscribe())
+
+    def add_listener(self, f: Callable[[Any], None], /) -> None:
+        """Hypothesis's ``add_listener``; ``f`` is called from the listener thread."""
+        if self._resume_after_fork:
+            self._resume_listening()
+        super().add_listener(f)
 
     # -- value semantics ------------------------------------------------------------------
 
@@ -235,10 +287,7 @@ class Database(ExampleDatabase):
 
 def _after_fork_in_child() -> None:
     for db in list(_listening):
-        try:
-            db._restart_listening_after_fork()
-        except Exception:
-            _log.exception("cannot restart the change listener of %r after fork", db)
+        db._forget_listener_after_fork()
 
 
 if hasattr(os, "register_at_fork"):
@@ -254,7 +303,8 @@ def _wrap(cls: type[Database], native: _native.Database) -> Database:
 def open(url: str | os.PathLike[str], **options: OptionValue) -> Database:  # noqa: A001
     """The database ``url`` names, as the ``exampledb`` command and the Rust crate open it.
 
-    - a path (or ``file:PATH``): Hypothesis's directory database;
+    - a path (or ``file:PATH``): Hypothesis's directory database; a path object
+      (``pathlib.Path``) is always taken as a path;
     - ``redis://[user:password@]host[:port][/db]``, ``rediss://...``;
     - ``s3://BUCKET[/PREFIX]``; ``dynamodb://TABLE``;
     - ``github://OWNER/REPO[/ARTIFACT]`` (CI's artifact, read-only);
@@ -270,7 +320,10 @@ def open(url: str | os.PathLike[str], **options: OptionValue) -> Database:  # no
     >>> from hypothesis import settings
     >>> settings.register_profile("ci", database=exampledb.open("s3://my-bucket/examples"))
     """
-    native = _native.Database.open(os.fspath(url), _options(**options))
+    if not isinstance(url, str):
+        # A path object is a path, never a URL (it may hold `;`, `?` or `:`).
+        return _wrap(DirectoryDatabase, _native.Database.directory(os.fsdecode(url), _options(**options)))
+    native = _native.Database.open(url, _options(**options))
     return _wrap(_CLASSES[native.class_name], native)
 
 
