@@ -1,6 +1,6 @@
 //! `cargo xtask bench python`: the Python package (crates/exampledb-python, built with
 //! `maturin develop --release` into the venv) measured from Python, beside Hypothesis's own
-//! databases and a floor, over [`ROUNDS`] interleaved rounds in one run:
+//! databases and a floor, over [`super::ROUNDS`] interleaved rounds in one run:
 //!
 //! - **The standard workload on tmpfs** (`/dev/shm`, where per-call overhead shows):
 //!   `exampledb.DirectoryDatabase` against Hypothesis's `DirectoryBasedExampleDatabase`
