@@ -862,3 +862,125 @@ fn opposite_moves_at_once_never_lose_the_value() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Key directories' descriptors kept between calls (moves and deletes go through them).
+
+/// The file names under `dir` (empty when it is not there).
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// Another process removes two key directories whose descriptors this database keeps (by
+/// deleting their last values) and creates them again with other values: moves and
+/// deletes act on the new directories, never on the removed ones.
+#[test]
+fn key_directories_removed_and_created_again_are_used_anew() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("examples");
+    let (a, other) = (
+        DirectoryDatabase::open(&root).unwrap(),
+        DirectoryDatabase::open(&root).unwrap(),
+    );
+    rt_block(async {
+        for v in [&b"v0"[..], b"v1"] {
+            a.save(b"a", v).await.unwrap();
+        }
+        a.move_value(b"a", b"b", b"v0").await.unwrap();
+        // Both directories go, and come back as new directories.
+        other.delete(b"a", b"v1").await.unwrap();
+        other.delete(b"b", b"v0").await.unwrap();
+        assert!(!root.join(key_dir(b"a")).exists() && !root.join(key_dir(b"b")).exists());
+        other.save(b"a", b"v3").await.unwrap();
+        other.save(b"b", b"v9").await.unwrap();
+
+        a.move_value(b"a", b"b", b"v3").await.unwrap();
+        assert!(other.fetch(b"a").await.unwrap().is_empty());
+        let mut b = other.fetch(b"b").await.unwrap();
+        b.sort();
+        assert_eq!(b, [Bytes::from("v3"), Bytes::from("v9")]);
+        a.delete(b"b", b"v9").await.unwrap();
+        assert_eq!(other.fetch(b"b").await.unwrap(), [Bytes::from("v3")]);
+    });
+}
+
+/// The root is renamed away and a new one made at its path while a database keeps
+/// descriptors of key directories under the old one: its next move and delete act under
+/// the path, as Hypothesis's would, and leave the renamed directory alone.
+#[test]
+fn a_root_renamed_away_is_not_written_through_kept_descriptors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("examples");
+    let old = tmp.path().join("examples-old");
+    let a = DirectoryDatabase::open(&root).unwrap();
+    rt_block(async {
+        for v in [&b"v"[..], b"w", b"x"] {
+            a.save(b"a", v).await.unwrap();
+        }
+        a.move_value(b"a", b"b", b"v").await.unwrap();
+        fs::rename(&root, &old).unwrap();
+        let fresh = DirectoryDatabase::open(&root).unwrap();
+        fresh.save(b"a", b"w").await.unwrap();
+        fresh.save(b"a", b"x").await.unwrap();
+        let old_a = names_in(&old.join(key_dir(b"a")));
+        let old_b = names_in(&old.join(key_dir(b"b")));
+
+        a.move_value(b"a", b"b", b"w").await.unwrap();
+        a.delete(b"a", b"x").await.unwrap();
+        assert_eq!(fresh.fetch(b"b").await.unwrap(), [Bytes::from("w")]);
+        assert!(fresh.fetch(b"a").await.unwrap().is_empty());
+        assert_eq!(
+            names_in(&old.join(key_dir(b"a"))),
+            old_a,
+            "the old root changed"
+        );
+        assert_eq!(
+            names_in(&old.join(key_dir(b"b"))),
+            old_b,
+            "the old root changed"
+        );
+    });
+}
+
+/// A key directory whose descriptor is kept is removed and a link out of the root put in
+/// its place: a move into it and a delete in it fail or do nothing, and nothing outside
+/// the root is touched.
+#[test]
+fn a_kept_key_directory_replaced_by_a_link_is_not_followed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("examples");
+    let (a, other) = (
+        DirectoryDatabase::open(&root).unwrap(),
+        DirectoryDatabase::open(&root).unwrap(),
+    );
+    rt_block(async {
+        for v in [&b"v1"[..], b"v2"] {
+            a.save(b"k", v).await.unwrap();
+        }
+        a.move_value(b"k", b"k2", b"v1").await.unwrap();
+        other.delete(b"k2", b"v1").await.unwrap();
+        let outside = outside_key_dir(tmp.path(), b"v1");
+        symlink(&outside, root.join(key_dir(b"k2"))).unwrap();
+
+        a.move_value(b"k", b"k2", b"v2").await.unwrap_err();
+        assert_eq!(a.fetch(b"k").await.unwrap(), [Bytes::from("v2")]);
+        a.delete(b"k2", b"v1").await.unwrap();
+        assert_eq!(
+            names_in(&outside),
+            [exampledb_core::hypothesis_hash(b"v1")],
+            "a file outside the root was moved or removed"
+        );
+    });
+}
+
+fn rt_block<F: std::future::Future>(f: F) -> F::Output {
+    runtime().block_on(f)
+}

@@ -86,13 +86,64 @@ where
         let step = py.detach(|| {
             std::panic::catch_unwind(AssertUnwindSafe(|| {
                 // The timer is made inside the runtime, where it has a clock.
-                handle.block_on(async { tokio::time::timeout(SIGNAL_CHECK, future.as_mut()).await })
+                let _entered = handle.enter();
+                drive(std::pin::pin!(tokio::time::timeout(
+                    SIGNAL_CHECK,
+                    future.as_mut()
+                )))
             }))
         });
         match step {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(_still_waiting)) => py.check_signals()?,
             Err(panic) => return Err(errors::from_panic(panic)),
+        }
+    }
+}
+
+/// How long a waiting call keeps looking for its answer (yielding the processor) before it
+/// sleeps: an answer read by a runtime worker is then taken at once, without the cost of
+/// waking a sleeping thread.
+const SPIN: Duration = Duration::from_micros(200);
+
+/// Wakes the thread that waits in [`drive`].
+struct Wakeup {
+    woken: std::sync::atomic::AtomicBool,
+    thread: std::thread::Thread,
+}
+
+impl std::task::Wake for Wakeup {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, std::sync::atomic::Ordering::Release);
+        self.thread.unpark();
+    }
+}
+
+/// Polls `future` on this thread until it is ready; between polls, looks for a wake-up for
+/// [`SPIN`], yielding the processor, then sleeps until woken.
+fn drive<T>(mut future: std::pin::Pin<&mut impl Future<Output = T>>) -> T {
+    use std::sync::atomic::Ordering;
+    let wakeup = Arc::new(Wakeup {
+        woken: std::sync::atomic::AtomicBool::new(false),
+        thread: std::thread::current(),
+    });
+    let waker = std::task::Waker::from(Arc::clone(&wakeup));
+    let mut cx = std::task::Context::from_waker(&waker);
+    loop {
+        if let std::task::Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+            return value;
+        }
+        let waiting = std::time::Instant::now();
+        while !wakeup.woken.swap(false, Ordering::Acquire) {
+            if waiting.elapsed() < SPIN {
+                std::thread::yield_now();
+            } else {
+                std::thread::park();
+            }
         }
     }
 }

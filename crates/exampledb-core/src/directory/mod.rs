@@ -49,6 +49,14 @@
 //! by save with [`Error::TooLarge`]. The root itself may be a link.
 //! These guarantees hold on Unix; elsewhere the portable calls follow links.
 //!
+//! **Descriptors kept between calls.** A database keeps descriptors of up to 8 recently
+//! used key directories, so that a move is one `renameat2` and a delete one `unlinkat`.
+//! They are used only while the root's path names the directory they were opened under,
+//! and only for a first attempt: a key directory removed since (perhaps made again, or
+//! replaced by a link) makes it fail with nothing changed, and the operation is then done
+//! by path under the rules above. Renaming a key directory inside the root (neither
+//! Hypothesis nor exampledb does) is the one change they do not notice.
+//!
 //! **A damaged layout.**
 //! - A meta-keys directory that is a regular file: saves go on (as in Hypothesis) with one
 //!   warning; `keys()` lists nothing and warns.
@@ -84,6 +92,7 @@
 //! new key directory before its watch is in place.
 
 mod fs;
+mod handles;
 mod own;
 mod store;
 mod watch;

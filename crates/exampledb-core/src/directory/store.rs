@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 
 use super::fs::{self as dfs, Renamed};
+use super::handles::DirHandles;
 use super::own::{Kind, OwnChanges};
 use super::write::Writer;
 use super::{create_storage_dir, lock, BACKEND};
@@ -53,6 +54,8 @@ pub(crate) struct Inner {
     /// This process's own file changes while someone listens: reported directly, and
     /// skipped by the watcher.
     pub(super) own: Arc<OwnChanges>,
+    /// Descriptors of recently used key directories (see `handles`).
+    handles: DirHandles,
     /// Whether the unusable meta-keys directory has been reported (once per database).
     metakeys_warned: AtomicBool,
 }
@@ -75,6 +78,7 @@ impl Inner {
             recorded: Mutex::new(HashMap::new()),
             hub: ChangeHub::new(),
             own: Arc::new(OwnChanges::default()),
+            handles: DirHandles::default(),
             metakeys_warned: AtomicBool::new(false),
         }
     }
@@ -295,7 +299,12 @@ impl Inner {
         let value_name = layout::value_file(value);
         let own_name = format!("{dir_name}/{value_name}");
         let removed = self
-            .own_change(&own_name, Kind::Went, || dfs::remove_in(&dir, &value_name))
+            .own_change(&own_name, Kind::Went, || {
+                if self.handles.remove(&self.root, &dir_name, &value_name) {
+                    return Ok(true);
+                }
+                dfs::remove_in(&dir, &value_name)
+            })
             .map_err(|e| self.io_error(Operation::Delete, &dir.join(&value_name), e))?;
         if !removed {
             return Ok(());
@@ -323,7 +332,7 @@ impl Inner {
         missing_too: bool,
     ) -> io::Result<()> {
         match fs::remove_dir(dir) {
-            Ok(()) => {}
+            Ok(()) => self.handles.forget(dir_name),
             Err(e) if missing_too && e.kind() == io::ErrorKind::NotFound => {}
             // Not empty (or already gone, or not a directory): the key stays.
             Err(_) => return Ok(()),
@@ -368,7 +377,13 @@ impl Inner {
                 self.own.expect(&src_own, Kind::Went);
                 self.own.expect(&dest_own, Kind::Appeared);
             }
-            let renamed = self.rename_value(dest, &src_dir, &dest_dir, &dest_name, &value_name);
+            let renamed = self.rename_value(
+                dest,
+                (&src_dir, &src_name),
+                &dest_dir,
+                &dest_name,
+                &value_name,
+            );
             // Already under dest: src's copy replaces dest's (the same bytes) in one
             // rename. Deleting src instead would lose the value when another process
             // moves it the opposite way at the same moment (each would find the other's
@@ -404,6 +419,7 @@ impl Inner {
                     // now empty, but keep the source's meta-keys entry.
                     if fs::remove_dir(&src_dir).is_ok() {
                         lock(&self.recorded).remove(src);
+                        self.handles.forget(&src_name);
                     }
                     Ok(())
                 }
@@ -431,16 +447,25 @@ impl Inner {
         }
     }
 
-    /// Renames the value file from `src_dir` to `dest_dir`, creating `dest_dir` (and its
-    /// meta-keys entry, after it) when it is missing.
+    /// Renames the value file from `src_dir` (named `src_name`) to `dest_dir`, never
+    /// replacing it there, creating `dest_dir` (and its meta-keys entry, after it) when it
+    /// is missing.
     fn rename_value(
         &self,
         dest: &[u8],
-        src_dir: &Path,
+        (src_dir, src_name): (&Path, &str),
         dest_dir: &Path,
         dest_name: &str,
         value_name: &str,
     ) -> io::Result<Renamed> {
+        // Through kept descriptors when that works; by path otherwise (and always when
+        // something is missing).
+        if let Some(renamed) = self
+            .handles
+            .rename_no_replace(&self.root, src_name, dest_name, value_name)
+        {
+            return Ok(renamed);
+        }
         let mut attempt = 0;
         loop {
             attempt += 1;
