@@ -891,10 +891,14 @@ fn key_directories_removed_and_created_again_are_used_anew() {
         DirectoryDatabase::open(&root).unwrap(),
     );
     rt_block(async {
-        for v in [&b"v0"[..], b"v1"] {
+        for v in [&b"v0"[..], b"v1", b"v2"] {
             a.save(b"a", v).await.unwrap();
         }
+        // The first move creates b's directory (by path); the second move and the delete
+        // go through descriptors of both, which `a` keeps from then on.
         a.move_value(b"a", b"b", b"v0").await.unwrap();
+        a.move_value(b"a", b"b", b"v2").await.unwrap();
+        a.delete(b"b", b"v2").await.unwrap();
         // Both directories go, and come back as new directories.
         other.delete(b"a", b"v1").await.unwrap();
         other.delete(b"b", b"v0").await.unwrap();
@@ -922,10 +926,12 @@ fn a_root_renamed_away_is_not_written_through_kept_descriptors() {
     let old = tmp.path().join("examples-old");
     let a = DirectoryDatabase::open(&root).unwrap();
     rt_block(async {
-        for v in [&b"v"[..], b"w", b"x"] {
+        for v in [&b"v"[..], b"w", b"x", b"y"] {
             a.save(b"a", v).await.unwrap();
         }
+        // The second move goes through kept descriptors of both key directories.
         a.move_value(b"a", b"b", b"v").await.unwrap();
+        a.move_value(b"a", b"b", b"y").await.unwrap();
         fs::rename(&root, &old).unwrap();
         let fresh = DirectoryDatabase::open(&root).unwrap();
         fresh.save(b"a", b"w").await.unwrap();
@@ -962,10 +968,14 @@ fn a_kept_key_directory_replaced_by_a_link_is_not_followed() {
         DirectoryDatabase::open(&root).unwrap(),
     );
     rt_block(async {
-        for v in [&b"v1"[..], b"v2"] {
+        for v in [&b"v1"[..], b"v2", b"v3"] {
             a.save(b"k", v).await.unwrap();
         }
+        // The first move creates k2's directory (by path); the second move and the delete
+        // go through a descriptor of it, which `a` keeps from then on.
         a.move_value(b"k", b"k2", b"v1").await.unwrap();
+        a.move_value(b"k", b"k2", b"v3").await.unwrap();
+        a.delete(b"k2", b"v3").await.unwrap();
         other.delete(b"k2", b"v1").await.unwrap();
         let outside = outside_key_dir(tmp.path(), b"v1");
         symlink(&outside, root.join(key_dir(b"k2"))).unwrap();
@@ -983,4 +993,203 @@ fn a_kept_key_directory_replaced_by_a_link_is_not_followed() {
 
 fn rt_block<F: std::future::Future>(f: F) -> F::Output {
     runtime().block_on(f)
+}
+
+/// A key directory whose descriptor is kept is renamed out of the root (onto the same
+/// file system) and a link to where it went put at its name: a delete and a move through
+/// that name must neither remove nor write anything there (the path-based code refuses
+/// the link), and the moved value stays under its source key.
+#[test]
+fn a_kept_key_directory_renamed_out_of_the_root_behind_a_link_is_not_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("examples");
+    let outside = tmp.path().join("outside");
+    let a = DirectoryDatabase::open(&root).unwrap();
+    rt_block(async {
+        for v in [&b"v1"[..], b"v2", b"v3"] {
+            a.save(b"k", v).await.unwrap();
+        }
+        // The first move creates k2's directory; the second opens it and keeps it.
+        a.move_value(b"k", b"k2", b"v1").await.unwrap();
+        a.move_value(b"k", b"k2", b"v3").await.unwrap();
+        a.delete(b"k2", b"v3").await.unwrap();
+        fs::rename(root.join(key_dir(b"k2")), &outside).unwrap();
+        symlink(&outside, root.join(key_dir(b"k2"))).unwrap();
+        let before = names_in(&outside);
+        assert_eq!(before, [exampledb_core::hypothesis_hash(b"v1")]);
+
+        a.delete(b"k2", b"v1").await.unwrap();
+        assert_eq!(
+            names_in(&outside),
+            before,
+            "a delete removed a file outside the root (behind a link)"
+        );
+        let _ = a.move_value(b"k", b"k2", b"v2").await;
+        assert_eq!(
+            names_in(&outside),
+            before,
+            "a move wrote a file outside the root (behind a link)"
+        );
+        assert_eq!(
+            a.fetch(b"k").await.unwrap(),
+            [Bytes::from("v2")],
+            "the value left its key for a directory outside the root"
+        );
+    });
+}
+
+/// A key directory whose descriptor is kept is moved out of the root (to a backup or a
+/// trash on the same file system), so its key holds nothing: a move to that key puts the
+/// value under the key, in the root, not into the directory that was moved away.
+#[test]
+fn a_move_into_a_key_whose_directory_was_moved_away_lands_in_the_root() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("examples");
+    let away = tmp.path().join("trash");
+    let a = DirectoryDatabase::open(&root).unwrap();
+    rt_block(async {
+        for v in [&b"v1"[..], b"v2", b"v3"] {
+            a.save(b"k", v).await.unwrap();
+        }
+        // The first move creates k2's directory; the second opens it and keeps it.
+        a.move_value(b"k", b"k2", b"v1").await.unwrap();
+        a.move_value(b"k", b"k2", b"v3").await.unwrap();
+        fs::rename(root.join(key_dir(b"k2")), &away).unwrap();
+        let before = names_in(&away);
+
+        a.move_value(b"k", b"k2", b"v2").await.unwrap();
+        assert_eq!(
+            a.fetch(b"k2").await.unwrap(),
+            [Bytes::from("v2")],
+            "the moved value is in neither key"
+        );
+        assert!(a.fetch(b"k").await.unwrap().is_empty());
+        assert_eq!(
+            names_in(&away),
+            before,
+            "the moved-away directory was written"
+        );
+        assert!(a.keys().await.unwrap().contains(&Bytes::from_static(b"k2")));
+    });
+}
+
+/// The descriptors open in this process.
+fn open_descriptors() -> usize {
+    fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// Many databases in one process (as a test suite with a database per test has) each move
+/// values between a few keys, under a descriptor limit that leaves room for a few dozen
+/// more files: every call succeeds, and the process can still open a file afterwards.
+/// (Descriptors kept per database, with no bound for the process, would use the limit up:
+/// then the path-based fallback cannot open a directory either.)
+#[cfg(target_os = "linux")]
+#[test]
+fn many_databases_do_not_use_up_the_process_descriptors() {
+    if Command::new("prlimit").arg("--version").output().is_err() {
+        eprintln!("skipped: no prlimit");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("examples");
+    let rt = runtime();
+    let keys: Vec<Vec<u8>> = (0..4u8).map(|i| vec![b'k', i]).collect();
+    let databases: Vec<_> = (0..64)
+        .map(|_| DirectoryDatabase::open(&root).unwrap())
+        .collect();
+    rt.block_on(async {
+        for k in &keys {
+            databases[0].save(k, b"stays").await.unwrap();
+        }
+    });
+    // Room for 96 more descriptors than are open now.
+    let pid = std::process::id().to_string();
+    let hard = fs::read_to_string("/proc/self/limits").unwrap();
+    let hard = hard
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(4))
+        .unwrap()
+        .to_owned();
+    let soft = open_descriptors() + 96;
+    let status = Command::new("prlimit")
+        .args(["--pid", &pid, &format!("--nofile={soft}:{hard}")])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let result = rt.block_on(async {
+        for (i, db) in databases.iter().enumerate() {
+            let value = format!("v{i}").into_bytes();
+            db.save(&keys[0], &value).await?;
+            for step in keys.windows(2) {
+                db.move_value(&step[0], &step[1], &value).await?;
+            }
+            db.delete(&keys[3], &value).await?;
+        }
+        Ok::<_, Error>(())
+    });
+    let file = tempfile::tempfile();
+    let _ = Command::new("prlimit")
+        .args(["--pid", &pid, &format!("--nofile={hard}:{hard}")])
+        .status();
+    result.unwrap();
+    file.expect("the process has no descriptor left to open a file");
+}
+
+/// Two databases on one root (as two processes would be), two threads each, move a few
+/// values around three keys at random, emptying and removing key directories all the
+/// time (so that kept descriptors keep going stale): no value is ever in no key, and every
+/// key directory that holds a value keeps its meta-keys entry.
+#[test]
+fn racing_moves_through_kept_descriptors_lose_nothing_and_keep_entries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("examples");
+    let dbs = [
+        Arc::new(DirectoryDatabase::open(&root).unwrap()),
+        Arc::new(DirectoryDatabase::open(&root).unwrap()),
+    ];
+    let keys: [&[u8]; 3] = [b"k0", b"k1", b"k2"];
+    let values: [&[u8]; 3] = [b"v0", b"v1", b"v2"];
+    rt_block(async {
+        for (k, v) in keys.iter().zip(values) {
+            dbs[0].save(k, v).await.unwrap();
+        }
+    });
+    let threads: Vec<_> = (0..4u64)
+        .map(|t| {
+            let db = Arc::clone(&dbs[(t % 2) as usize]);
+            std::thread::spawn(move || {
+                let rt = runtime();
+                let mut seed = 0x9e37_79b9_7f4a_7c15u64.wrapping_mul(t + 1);
+                for _ in 0..1500 {
+                    seed = seed
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    let r = (seed >> 33) as usize;
+                    let (src, dest, value) = (keys[r % 3], keys[(r / 3) % 3], values[(r / 9) % 3]);
+                    rt.block_on(db.move_value(src, dest, value)).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    rt_block(async {
+        let fresh = DirectoryDatabase::open(&root).unwrap();
+        let mut held = Vec::new();
+        for k in keys {
+            let in_key = fresh.fetch(k).await.unwrap();
+            if !in_key.is_empty() {
+                assert!(
+                    root.join(metakey_path(k)).is_file(),
+                    "key {k:?} holds {in_key:?} but has no meta-keys entry"
+                );
+            }
+            held.extend(in_key);
+        }
+        for v in values {
+            assert!(held.iter().any(|h| h == v), "{v:?} is in no key");
+        }
+    });
 }

@@ -35,7 +35,7 @@ pub(crate) struct Handle {
 /// The database as opened by one process.
 #[derive(Debug)]
 struct Opened {
-    pid: u32,
+    pid: runtime::Process,
     db: Arc<dyn ExampleDatabase>,
 }
 
@@ -51,7 +51,7 @@ impl Handle {
     /// the parent's values, as with Hypothesis's).
     pub(crate) fn db(&self) -> PyResult<Arc<dyn ExampleDatabase>> {
         let mut slot = self.opened.lock().unwrap_or_else(PoisonError::into_inner);
-        let pid = std::process::id();
+        let pid = runtime::process();
         if let Some(opened) = slot.as_mut() {
             if opened.pid == pid {
                 return Ok(Arc::clone(&opened.db));

@@ -9,6 +9,7 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -18,7 +19,38 @@ use tokio::runtime::{Builder, Handle, Runtime};
 use crate::errors;
 
 /// The runtime and the process it was made in.
-static RUNTIME: Mutex<Option<(u32, Arc<Runtime>)>> = Mutex::new(None);
+static RUNTIME: Mutex<Option<(Process, Arc<Runtime>)>> = Mutex::new(None);
+
+/// Which process this is, told apart from its ancestors without a system call: the number
+/// of `fork`s that led to it. Whatever a process inherited was made under a smaller one.
+pub(crate) type Process = u64;
+
+/// Forks that led to this process (see [`Process`]).
+static FORKS: AtomicU64 = AtomicU64::new(0);
+
+/// This process (see [`Process`]).
+pub(crate) fn process() -> Process {
+    FORKS.load(Ordering::Acquire)
+}
+
+/// Counts a fork: run in every child by `os.register_at_fork`, which CPython calls for
+/// each `fork` after which Python code can run (`os.fork`, `multiprocessing`, and a C
+/// extension's `fork` followed by `PyOS_AfterFork_Child`).
+#[pyfunction]
+#[pyo3(name = "_after_fork_in_child")]
+pub(crate) fn after_fork_in_child() {
+    FORKS.fetch_add(1, Ordering::AcqRel);
+}
+
+/// Registers [`after_fork_in_child`] with `os.register_at_fork`.
+pub(crate) fn watch_forks(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = module.py();
+    let kwargs = pyo3::types::PyDict::new(py);
+    kwargs.set_item("after_in_child", module.getattr("_after_fork_in_child")?)?;
+    py.import("os")?
+        .call_method("register_at_fork", (), Some(&kwargs))?;
+    Ok(())
+}
 
 /// Worker threads by default: they serve sockets and timers; the futures themselves run
 /// on the Python threads that wait for them.
@@ -38,7 +70,7 @@ fn worker_threads() -> usize {
 /// This process's runtime, created if this process has none yet.
 pub(crate) fn handle() -> PyResult<Handle> {
     let mut slot = RUNTIME.lock().unwrap_or_else(PoisonError::into_inner);
-    let pid = std::process::id();
+    let pid = process();
     if let Some((owner, runtime)) = slot.as_ref() {
         if *owner == pid {
             return Ok(runtime.handle().clone());

@@ -1,26 +1,20 @@
-//! Descriptors of recently used key directories, kept between calls, so that a move costs
-//! one `renameat2` and a delete one `unlinkat`, instead of opening and closing each key
-//! directory every time.
+//! Descriptors of recently used key directories, kept between calls, so that a move is a
+//! `renameat2` through two of them and a delete an `unlinkat` through one, instead of
+//! opening and closing each key directory every time.
 //!
-//! A kept descriptor is only ever a shortcut for the first attempt; the path-based code in
-//! [`super::fs`] stays the authority:
-//! - the descriptors are used only while the root's path still names the directory they
-//!   were opened under (one `stat` of the root per call): a root removed, replaced or
-//!   renamed away drops them all;
-//! - a key directory removed since (its last value deleted, by this process or another,
-//!   and perhaps created again) is a dead directory: a rename or unlink through its
-//!   descriptor fails with `ENOENT`, never succeeds. Any failure drops the descriptor, and
-//!   the caller does the operation by path, with every check it makes there;
-//! - descriptors are opened like the path-based code's: without following a link at the
-//!   key directory's name;
-//! - at most [`KEPT`] descriptors per database, so that many databases in one process do
-//!   not use up its descriptors.
+//! A kept descriptor is used only for the directory that is at its key directory's path
+//! now: before each use, the path is looked at without following a link at its name
+//! (`lstat`), and the descriptor is used only if that finds the very directory it holds
+//! (same device and inode; a kept descriptor keeps its inode from being reused). So a key
+//! directory removed (and perhaps made again), renamed away, replaced by a link, or a root
+//! renamed, removed or replaced, is never written through: the caller then does the
+//! operation by path, with every check [`super::fs`] makes. What is left is the same
+//! window between a check and the change that the path-based code has between its open
+//! and its change.
 //!
-//! Left to the path-based code: renaming a key directory itself inside the root (neither
-//! Hypothesis nor exampledb ever does) would leave a kept descriptor pointing at the
-//! renamed directory.
-//!
-//! Elsewhere than Unix nothing is kept and every call falls back.
+//! At most [`KEPT`] descriptors per database and [`KEPT_PER_PROCESS`] in all, so that
+//! many databases in one process never use up its descriptors: past either, calls go by
+//! path. Elsewhere than Unix nothing is kept and every call goes by path.
 
 use super::fs::Renamed;
 
@@ -28,6 +22,10 @@ use super::fs::Renamed;
 /// between a key and its `.secondary` / `.pareto` keys.
 #[cfg_attr(not(unix), allow(dead_code))]
 const KEPT: usize = 8;
+
+/// Descriptors kept by all databases of the process together.
+#[cfg_attr(not(unix), allow(dead_code))]
+const KEPT_PER_PROCESS: usize = 64;
 
 /// The kept descriptors of one database. See the module docs.
 #[derive(Default)]
@@ -38,62 +36,115 @@ pub(super) struct DirHandles {
 
 #[cfg(unix)]
 mod unix {
+    use std::io;
     use std::os::fd::OwnedFd;
     use std::path::Path;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    use rustix::fs::AtFlags;
+    use rustix::fs::{AtFlags, FileType, Stat};
     #[cfg(any(target_os = "linux", target_os = "android"))]
     use rustix::{fs::RenameFlags, io::Errno};
 
-    use super::{DirHandles, Renamed, KEPT};
+    use super::{DirHandles, Renamed, KEPT, KEPT_PER_PROCESS};
     use crate::directory::fs::open_dir_for_changes;
     use crate::directory::lock;
 
-    /// The root's identity when the descriptors were opened, and the descriptors by key
-    /// directory name, most recently used last.
+    /// Descriptors kept in this process, all databases together.
+    static KEPT_IN_PROCESS: AtomicUsize = AtomicUsize::new(0);
+
+    /// A device and inode.
+    type Identity = (u64, u64);
+
+    // The fields' types differ between platforms.
+    #[allow(clippy::unnecessary_cast)]
+    fn identity(stat: &Stat) -> Identity {
+        (stat.st_dev as u64, stat.st_ino as u64)
+    }
+
+    /// One kept descriptor, counted in [`KEPT_IN_PROCESS`] while it lives.
+    pub(super) struct KeptDir {
+        identity: Identity,
+        fd: OwnedFd,
+    }
+
+    impl Drop for KeptDir {
+        fn drop(&mut self) {
+            KEPT_IN_PROCESS.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The kept descriptors by key directory name, most recently used last.
     #[derive(Default)]
     pub(super) struct Kept {
-        root: Option<(u64, u64)>,
-        dirs: Vec<(String, Arc<OwnedFd>)>,
+        dirs: Vec<(String, Arc<KeptDir>)>,
     }
 
     impl DirHandles {
-        /// Descriptors of the key directories `names` (directly under `root`), opened if
-        /// not kept; `None` when the root is not there or one of them is not a directory.
-        fn get<const N: usize>(&self, root: &Path, names: [&str; N]) -> Option<[Arc<OwnedFd>; N]> {
-            // The fields' types differ between platforms.
-            #[allow(clippy::unnecessary_cast)]
-            let root_id = rustix::fs::stat(root)
+        /// A descriptor of the directory at `root/name` now, kept or newly opened;
+        /// `None` when there is no directory there (missing, a link, a file) or when no
+        /// descriptor can be kept.
+        fn get(&self, root: &Path, name: &str) -> Option<Arc<KeptDir>> {
+            let path = root.join(name);
+            let Some(stat) = rustix::fs::lstat(&path)
                 .ok()
-                .map(|s| (s.st_dev as u64, s.st_ino as u64));
-            let mut kept = lock(&self.kept);
-            if root_id.is_none() || kept.root != root_id {
-                kept.dirs.clear();
-                kept.root = root_id;
-            }
-            root_id?;
-            let mut found = Vec::with_capacity(N);
-            for name in names {
-                let fd = match kept.dirs.iter().position(|(n, _)| n == name) {
-                    Some(at) => {
-                        let entry = kept.dirs.remove(at);
-                        let fd = Arc::clone(&entry.1);
+                .filter(|s| FileType::from_raw_mode(s.st_mode) == FileType::Directory)
+            else {
+                self.forget(name);
+                return None;
+            };
+            let now = identity(&stat);
+            {
+                let mut kept = lock(&self.kept);
+                if let Some(at) = kept.dirs.iter().position(|(n, _)| n == name) {
+                    let entry = kept.dirs.remove(at);
+                    if entry.1.identity == now {
+                        let dir = Arc::clone(&entry.1);
                         kept.dirs.push(entry);
-                        fd
+                        return Some(dir);
                     }
-                    None => {
-                        let fd = Arc::new(open_dir_for_changes(&root.join(name)).ok()??);
-                        if kept.dirs.len() >= KEPT {
-                            kept.dirs.remove(0);
-                        }
-                        kept.dirs.push((name.to_owned(), Arc::clone(&fd)));
-                        fd
-                    }
-                };
-                found.push(fd);
+                }
             }
-            found.try_into().ok()
+            self.open(&path, name, now)
+        }
+
+        /// Opens the directory at `path` (whose `lstat` said `expected`) to keep it as
+        /// `name`, within the process's budget.
+        fn open(&self, path: &Path, name: &str, expected: Identity) -> Option<Arc<KeptDir>> {
+            if KEPT_IN_PROCESS.fetch_add(1, Ordering::Relaxed) >= KEPT_PER_PROCESS {
+                KEPT_IN_PROCESS.fetch_sub(1, Ordering::Relaxed);
+                return None;
+            }
+            let fd = match open_dir_for_changes(path) {
+                Ok(Some(fd)) => fd,
+                Ok(None) => {
+                    KEPT_IN_PROCESS.fetch_sub(1, Ordering::Relaxed);
+                    return None;
+                }
+                Err(e) => {
+                    KEPT_IN_PROCESS.fetch_sub(1, Ordering::Relaxed);
+                    if is_out_of_descriptors(&e) {
+                        // Give back what this database keeps; the caller goes by path.
+                        lock(&self.kept).dirs.clear();
+                    }
+                    return None;
+                }
+            };
+            let dir = Arc::new(KeptDir {
+                identity: expected,
+                fd,
+            });
+            // Replaced between the look and the open: not the directory looked at.
+            if rustix::fs::fstat(&dir.fd).map(|s| identity(&s)) != Ok(expected) {
+                return None;
+            }
+            let mut kept = lock(&self.kept);
+            kept.dirs.retain(|(n, _)| n != name);
+            if kept.dirs.len() >= KEPT {
+                kept.dirs.remove(0);
+            }
+            kept.dirs.push((name.to_owned(), Arc::clone(&dir)));
+            Some(dir)
         }
 
         /// Forgets the descriptor of the key directory `name` (removed, or failing).
@@ -120,12 +171,14 @@ mod unix {
             }
             #[cfg(any(target_os = "linux", target_os = "android"))]
             {
-                let [src_fd, dest_fd] = self.get(root, [src, dest])?;
+                let src_dir = self.get(root, src)?;
+                let dest_dir = self.get(root, dest)?;
                 let flags = RenameFlags::NOREPLACE;
-                match rustix::fs::renameat_with(&*src_fd, file, &*dest_fd, file, flags) {
+                match rustix::fs::renameat_with(&src_dir.fd, file, &dest_dir.fd, file, flags) {
                     Ok(()) => Some(Renamed::Moved),
-                    // Both descriptors are live: a dead directory has no entries.
                     Err(Errno::EXIST) => Some(Renamed::DestinationExists),
+                    // Not under src, or a directory removed since the look: the path-based
+                    // code tells which.
                     Err(_) => {
                         self.forget(src);
                         self.forget(dest);
@@ -135,21 +188,29 @@ mod unix {
             }
         }
 
-        /// Removes the file `file` from the key directory `dir`: `true` when it did;
-        /// `false` when that could not be done through a kept descriptor (nothing
-        /// changed): the caller removes it by path.
-        pub(in super::super) fn remove(&self, root: &Path, dir: &str, file: &str) -> bool {
-            let Some([fd]) = self.get(root, [dir]) else {
-                return false;
-            };
-            match rustix::fs::unlinkat(&*fd, file, AtFlags::empty()) {
-                Ok(()) => true,
+        /// Removes the file `file` from the key directory `dir`: `Some(true)` when it did,
+        /// `Some(false)` when it is not there. `None` when that could not be done through
+        /// a kept descriptor (nothing changed): the caller removes it by path.
+        pub(in super::super) fn remove(&self, root: &Path, dir: &str, file: &str) -> Option<bool> {
+            let kept = self.get(root, dir)?;
+            match rustix::fs::unlinkat(&kept.fd, file, AtFlags::empty()) {
+                Ok(()) => Some(true),
+                // The directory at the key's path had no such file when looked at (or was
+                // removed since, empty): not there, as the path-based code would say.
+                Err(e) if e == rustix::io::Errno::NOENT => Some(false),
                 Err(_) => {
                     self.forget(dir);
-                    false
+                    None
                 }
             }
         }
+    }
+
+    fn is_out_of_descriptors(e: &io::Error) -> bool {
+        matches!(
+            rustix::io::Errno::from_io_error(e),
+            Some(rustix::io::Errno::MFILE | rustix::io::Errno::NFILE)
+        )
     }
 }
 
@@ -170,7 +231,7 @@ impl DirHandles {
         None
     }
 
-    pub(super) fn remove(&self, _root: &Path, _dir: &str, _file: &str) -> bool {
-        false
+    pub(super) fn remove(&self, _root: &Path, _dir: &str, _file: &str) -> Option<bool> {
+        None
     }
 }

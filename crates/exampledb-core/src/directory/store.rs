@@ -300,10 +300,10 @@ impl Inner {
         let own_name = format!("{dir_name}/{value_name}");
         let removed = self
             .own_change(&own_name, Kind::Went, || {
-                if self.handles.remove(&self.root, &dir_name, &value_name) {
-                    return Ok(true);
+                match self.handles.remove(&self.root, &dir_name, &value_name) {
+                    Some(removed) => Ok(removed),
+                    None => dfs::remove_in(&dir, &value_name),
                 }
-                dfs::remove_in(&dir, &value_name)
             })
             .map_err(|e| self.io_error(Operation::Delete, &dir.join(&value_name), e))?;
         if !removed {

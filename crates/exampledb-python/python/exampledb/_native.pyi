@@ -5,6 +5,7 @@ from typing import Literal, Optional
 __version__: str
 
 def _panic_for_tests() -> None: ...
+def _after_fork_in_child() -> None: ...
 
 Event = tuple[Literal["save", "delete"], tuple[bytes, Optional[bytes]]]
 
