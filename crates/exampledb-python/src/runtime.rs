@@ -21,6 +21,10 @@ use crate::errors;
 /// The runtime and the process it was made in.
 static RUNTIME: Mutex<Option<(Process, Arc<Runtime>)>> = Mutex::new(None);
 
+/// The operating system's id of the process the runtime was made in: checked only when a
+/// call has waited a while (see [`block_on`]).
+static RUNTIME_PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
 /// Which process this is, told apart from its ancestors without a system call: the number
 /// of `fork`s that led to it. Whatever a process inherited was made under a smaller one.
 pub(crate) type Process = u64;
@@ -45,10 +49,14 @@ pub(crate) fn after_fork_in_child() {
 /// Registers [`after_fork_in_child`] with `os.register_at_fork`.
 pub(crate) fn watch_forks(module: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = module.py();
+    let os = py.import("os")?;
+    if !os.hasattr("register_at_fork")? {
+        // No fork on this platform (Windows): every call is in the first process.
+        return Ok(());
+    }
     let kwargs = pyo3::types::PyDict::new(py);
     kwargs.set_item("after_in_child", module.getattr("_after_fork_in_child")?)?;
-    py.import("os")?
-        .call_method("register_at_fork", (), Some(&kwargs))?;
+    os.call_method("register_at_fork", (), Some(&kwargs))?;
     Ok(())
 }
 
@@ -90,6 +98,7 @@ pub(crate) fn handle() -> PyResult<Handle> {
         .map_err(|e| errors::internal(format!("cannot start the Tokio runtime: {e}")))?;
     let handle = runtime.handle().clone();
     *slot = Some((pid, Arc::new(runtime)));
+    RUNTIME_PID.store(std::process::id(), Ordering::Release);
     Ok(handle)
 }
 
@@ -127,7 +136,17 @@ where
         });
         match step {
             Ok(Ok(value)) => return Ok(value),
-            Ok(Err(_still_waiting)) => py.check_signals()?,
+            Ok(Err(_still_waiting)) => {
+                if RUNTIME_PID.load(Ordering::Acquire) != std::process::id() {
+                    // A fork that skipped CPython's after-fork step (`os.fork` runs it): the
+                    // runtime's threads are the parent's and do not exist here, so the
+                    // call would wait forever.
+                    return Err(errors::internal(
+                        "this process was forked without Python's after-fork hooks (use os.fork or multiprocessing); exampledb cannot run in it",
+                    ));
+                }
+                py.check_signals()?
+            }
             Err(panic) => return Err(errors::from_panic(panic)),
         }
     }

@@ -25,7 +25,7 @@ pub(crate) struct Subscription {
     events: Mutex<Receiver<ChangeEvent>>,
     task: tokio::task::AbortHandle,
     /// The process that started it: in a child made by `fork` it is dead and left alone.
-    pid: runtime::Process,
+    pid: u32,
     closed: AtomicBool,
 }
 
@@ -43,7 +43,7 @@ impl Subscription {
         Ok(Self {
             events: Mutex::new(rx),
             task: task.abort_handle(),
-            pid: runtime::process(),
+            pid: std::process::id(),
             closed: AtomicBool::new(false),
         })
     }
@@ -69,7 +69,7 @@ impl Subscription {
     /// The next event as Hypothesis's tuple, waiting at most `timeout` seconds; `None`
     /// when none came (or the subscription is closed: see `closed`).
     fn next<'py>(&self, py: Python<'py>, timeout: f64) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        if self.closed.load(Ordering::Acquire) || self.pid != runtime::process() {
+        if self.closed.load(Ordering::Acquire) || self.pid != std::process::id() {
             return Ok(None);
         }
         let timeout = Duration::try_from_secs_f64(timeout.max(0.0)).unwrap_or(Duration::MAX);
@@ -90,13 +90,13 @@ impl Subscription {
     /// Whether no event will come any more (closed, or the listener ended).
     #[getter]
     fn closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire) || self.pid != runtime::process()
+        self.closed.load(Ordering::Acquire) || self.pid != std::process::id()
     }
 
     /// Stops listening (the backend stops when its last subscription goes).
     fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        if self.pid == runtime::process() {
+        if self.pid == std::process::id() {
             self.task.abort();
         }
     }
@@ -104,7 +104,7 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        if self.pid == runtime::process() {
+        if self.pid == std::process::id() {
             self.task.abort();
         }
     }

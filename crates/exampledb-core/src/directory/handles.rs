@@ -10,7 +10,10 @@
 //! renamed, removed or replaced, is never written through: the caller then does the
 //! operation by path, with every check [`super::fs`] makes. What is left is the same
 //! window between a check and the change that the path-based code has between its open
-//! and its change.
+//! and its change, and file systems whose inode numbers come from a counter that wraps
+//! (tmpfs without `inode64` after 2^32 files, overlayfs with `xino=off`), where a new
+//! directory can get the number of a live kept one. A delete that finds nothing through a
+//! descriptor whose directory is dead asks the path.
 //!
 //! At most [`KEPT`] descriptors per database and [`KEPT_PER_PROCESS`] in all, so that
 //! many databases in one process never use up its descriptors: past either, calls go by
@@ -195,15 +198,22 @@ mod unix {
             let kept = self.get(root, dir)?;
             match rustix::fs::unlinkat(&kept.fd, file, AtFlags::empty()) {
                 Ok(()) => Some(true),
-                // The directory at the key's path had no such file when looked at (or was
-                // removed since, empty): not there, as the path-based code would say.
-                Err(e) if e == rustix::io::Errno::NOENT => Some(false),
+                // Not in the directory at the key's path when it was looked at: not there,
+                // as the path-based code would say. Unless that directory is dead (removed
+                // since, or another directory that got the same inode number on a file
+                // system that reuses numbers): then the path decides.
+                Err(e) if e == rustix::io::Errno::NOENT && is_live(&kept.fd) => Some(false),
                 Err(_) => {
                     self.forget(dir);
                     None
                 }
             }
         }
+    }
+
+    /// Whether the directory `fd` holds is still linked into the file system.
+    fn is_live(fd: &OwnedFd) -> bool {
+        rustix::fs::fstat(fd).is_ok_and(|s| s.st_nlink > 0)
     }
 
     fn is_out_of_descriptors(e: &io::Error) -> bool {

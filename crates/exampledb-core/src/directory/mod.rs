@@ -50,12 +50,12 @@
 //! These guarantees hold on Unix; elsewhere the portable calls follow links.
 //!
 //! **Descriptors kept between calls.** A database keeps descriptors of up to 8 recently
-//! used key directories, so that a move is one `renameat2` and a delete one `unlinkat`.
-//! They are used only while the root's path names the directory they were opened under,
-//! and only for a first attempt: a key directory removed since (perhaps made again, or
-//! replaced by a link) makes it fail with nothing changed, and the operation is then done
-//! by path under the rules above. Renaming a key directory inside the root (neither
-//! Hypothesis nor exampledb does) is the one change they do not notice.
+//! used key directories (64 per process in all), so that a move is a `renameat2` and a
+//! delete an `unlinkat` without opening and closing directories. Before each use the key
+//! directory's path is looked at without following a link, and the descriptor is used
+//! only if that finds the very directory it holds; otherwise (a directory removed, made
+//! again, renamed away or replaced by a link; a root swapped) the operation is done by
+//! path under the rules above.
 //!
 //! **A damaged layout.**
 //! - A meta-keys directory that is a regular file: saves go on (as in Hypothesis) with one
