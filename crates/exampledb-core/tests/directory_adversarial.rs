@@ -891,13 +891,7 @@ fn key_directories_removed_and_created_again_are_used_anew() {
         DirectoryDatabase::open(&root).unwrap(),
     );
     rt_block(async {
-        for v in [&b"v0"[..], b"v1", b"v2"] {
-            a.save(b"a", v).await.unwrap();
-        }
-        // The first move creates b's directory (by path); the second move and the delete
-        // go through descriptors of both, which `a` keeps from then on.
-        a.move_value(b"a", b"b", b"v0").await.unwrap();
-        a.move_value(b"a", b"b", b"v2").await.unwrap();
+        keep_descriptors(&a, b"a", b"b", &[b"v0", b"v1", b"v2"]).await;
         a.delete(b"b", b"v2").await.unwrap();
         // Both directories go, and come back as new directories.
         other.delete(b"a", b"v1").await.unwrap();
@@ -926,12 +920,7 @@ fn a_root_renamed_away_is_not_written_through_kept_descriptors() {
     let old = tmp.path().join("examples-old");
     let a = DirectoryDatabase::open(&root).unwrap();
     rt_block(async {
-        for v in [&b"v"[..], b"w", b"x", b"y"] {
-            a.save(b"a", v).await.unwrap();
-        }
-        // The second move goes through kept descriptors of both key directories.
-        a.move_value(b"a", b"b", b"v").await.unwrap();
-        a.move_value(b"a", b"b", b"y").await.unwrap();
+        keep_descriptors(&a, b"a", b"b", &[b"v", b"w", b"x", b"y"]).await;
         fs::rename(&root, &old).unwrap();
         let fresh = DirectoryDatabase::open(&root).unwrap();
         fresh.save(b"a", b"w").await.unwrap();
@@ -968,13 +957,7 @@ fn a_kept_key_directory_replaced_by_a_link_is_not_followed() {
         DirectoryDatabase::open(&root).unwrap(),
     );
     rt_block(async {
-        for v in [&b"v1"[..], b"v2", b"v3"] {
-            a.save(b"k", v).await.unwrap();
-        }
-        // The first move creates k2's directory (by path); the second move and the delete
-        // go through a descriptor of it, which `a` keeps from then on.
-        a.move_value(b"k", b"k2", b"v1").await.unwrap();
-        a.move_value(b"k", b"k2", b"v3").await.unwrap();
+        keep_descriptors(&a, b"k", b"k2", &[b"v1", b"v2", b"v3"]).await;
         a.delete(b"k2", b"v3").await.unwrap();
         other.delete(b"k2", b"v1").await.unwrap();
         let outside = outside_key_dir(tmp.path(), b"v1");
@@ -995,6 +978,19 @@ fn rt_block<F: std::future::Future>(f: F) -> F::Output {
     runtime().block_on(f)
 }
 
+/// Saves `values` under `src` and moves the first and the last of them to `dest`: the
+/// first move creates dest's directory (by path), the second goes through descriptors of
+/// both key directories, which `db` keeps from then on.
+async fn keep_descriptors(db: &DirectoryDatabase, src: &[u8], dest: &[u8], values: &[&[u8]]) {
+    for v in values {
+        db.save(src, v).await.unwrap();
+    }
+    db.move_value(src, dest, values[0]).await.unwrap();
+    db.move_value(src, dest, values[values.len() - 1])
+        .await
+        .unwrap();
+}
+
 /// A key directory whose descriptor is kept is renamed out of the root (onto the same
 /// file system) and a link to where it went put at its name: a delete and a move through
 /// that name must neither remove nor write anything there (the path-based code refuses
@@ -1006,12 +1002,7 @@ fn a_kept_key_directory_renamed_out_of_the_root_behind_a_link_is_not_written() {
     let outside = tmp.path().join("outside");
     let a = DirectoryDatabase::open(&root).unwrap();
     rt_block(async {
-        for v in [&b"v1"[..], b"v2", b"v3"] {
-            a.save(b"k", v).await.unwrap();
-        }
-        // The first move creates k2's directory; the second opens it and keeps it.
-        a.move_value(b"k", b"k2", b"v1").await.unwrap();
-        a.move_value(b"k", b"k2", b"v3").await.unwrap();
+        keep_descriptors(&a, b"k", b"k2", &[b"v1", b"v2", b"v3"]).await;
         a.delete(b"k2", b"v3").await.unwrap();
         fs::rename(root.join(key_dir(b"k2")), &outside).unwrap();
         symlink(&outside, root.join(key_dir(b"k2"))).unwrap();
@@ -1048,12 +1039,7 @@ fn a_move_into_a_key_whose_directory_was_moved_away_lands_in_the_root() {
     let away = tmp.path().join("trash");
     let a = DirectoryDatabase::open(&root).unwrap();
     rt_block(async {
-        for v in [&b"v1"[..], b"v2", b"v3"] {
-            a.save(b"k", v).await.unwrap();
-        }
-        // The first move creates k2's directory; the second opens it and keeps it.
-        a.move_value(b"k", b"k2", b"v1").await.unwrap();
-        a.move_value(b"k", b"k2", b"v3").await.unwrap();
+        keep_descriptors(&a, b"k", b"k2", &[b"v1", b"v2", b"v3"]).await;
         fs::rename(root.join(key_dir(b"k2")), &away).unwrap();
         let before = names_in(&away);
 
