@@ -18,8 +18,14 @@ import os
 import exampledb
 from hypothesis import settings
 
+# derandomize=False: on a CI machine (CI=true and the like) Hypothesis loads its "ci"
+# profile, whose derandomize=True new profiles inherit, and HypoFuzz skips derandomized
+# tests ("sets_derandomize").
 settings.register_profile(
-    "shared", database=exampledb.open(os.environ["EXAMPLEDB_TEST_URL"]), deadline=None
+    "shared",
+    database=exampledb.open(os.environ["EXAMPLEDB_TEST_URL"]),
+    deadline=None,
+    derandomize=False,
 )
 settings.load_profile("shared")
 '''
