@@ -180,9 +180,32 @@ pub(crate) fn integration_test(extra: &[String]) -> Result<(), String> {
         "--test",
         "without_features",
     ]);
+    // The proptest crate's example, the CI-to-developer recipe the README points to,
+    // against the Redis server (it asserts that CI's failure is replayed first).
+    let redis_url = env
+        .iter()
+        .find(|(k, _)| *k == REDIS_URL_ENV)
+        .map(|(_, v)| v.trim_end_matches('/').to_owned())
+        .unwrap_or_default();
+    let mut recipe_example = cargo();
+    recipe_example.args([
+        "run",
+        "--quiet",
+        "--package",
+        "exampledb-proptest",
+        "--all-features",
+        "--example",
+        "ci_recipe",
+        "--",
+        &format!(
+            "{redis_url}?key_prefix=xtask-ci-recipe-{}:",
+            std::process::id()
+        ),
+    ]);
     let result = run(&mut tests)
         .and_then(|()| run(&mut doctests))
         .and_then(|()| run(&mut without_features))
+        .and_then(|()| run(&mut recipe_example))
         .and_then(|()| python_package_tests(&python, &env));
     drop(services);
     result

@@ -61,7 +61,10 @@
 mod open;
 
 pub use exampledb_core::*;
-pub use open::{open, open_default, open_with, DATABASE_ENV, MEMBER_SEPARATOR, READ_ONLY_PREFIX};
+pub use open::{
+    open, open_default, open_default_members, open_members, open_with, DATABASE_ENV,
+    MEMBER_SEPARATOR, READ_ONLY_PREFIX,
+};
 
 /// The Redis backend ([`exampledb_redis`]), with the `redis` feature.
 #[cfg(feature = "redis")]

@@ -91,13 +91,45 @@ where
     K: AsRef<str>,
     V: AsRef<str>,
 {
+    let mut members = members_with(url, options)?;
+    if members.len() == 1 {
+        if let Some(only) = members.pop() {
+            return Ok(into_box(only));
+        }
+    }
+    Ok(Box::new(Multiplexed::new(members)))
+}
+
+/// The databases `url` names, one per member of a multiplexed recipe (`URL;URL;...`), in
+/// order, each `readonly:` member already wrapped in [`ReadOnly`]; a single URL gives one.
+/// The same forms, checks and errors as [`open`]; for callers that use the members apart,
+/// such as a tool that goes on with the members it can reach when one is down
+/// ([`Multiplexed`] fails a fetch when any member does).
+///
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("exampledb-members-doc-{}", std::process::id()));
+/// let members = exampledb::open_members(&format!("{};readonly:memory:", dir.display()))?;
+/// assert_eq!(members.len(), 2);
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), exampledb::Error>(())
+/// ```
+pub fn open_members(url: &str) -> Result<Vec<Arc<dyn ExampleDatabase>>> {
+    members_with(url, std::iter::empty::<(&str, &str)>())
+}
+
+fn members_with<I, K, V>(url: &str, options: I) -> Result<Vec<Arc<dyn ExampleDatabase>>>
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
     let options: Vec<(String, String)> = options
         .into_iter()
         .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned()))
         .collect();
     let members: Vec<&str> = url.split(MEMBER_SEPARATOR).map(str::trim).collect();
     if members.len() == 1 {
-        return open_member(members[0], &options).map(into_box);
+        return Ok(vec![open_member(members[0], &options)?]);
     }
     check_split(&members)?;
     if !options.is_empty() {
@@ -106,23 +138,38 @@ where
             "options were given with a multiplexed URL: put them in each member's query",
         ));
     }
-    let members = members
-        .iter()
-        .map(|m| open_member(m.trim(), &[]))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Box::new(Multiplexed::new(members)))
+    members.iter().map(|m| open_member(m, &[])).collect()
 }
 
 /// The database [`DATABASE_ENV`] names, else Hypothesis's default: the directory database
 /// at `$HYPOTHESIS_STORAGE_DIRECTORY/examples` or `.hypothesis/examples`.
 pub fn open_default() -> Result<Box<dyn ExampleDatabase>> {
+    match default_url()? {
+        Some(url) => open(&url),
+        None => Ok(Box::new(DirectoryDatabaseBuilder::from_env().build()?)),
+    }
+}
+
+/// [`open_default`]'s databases apart, as [`open_members`] gives them: the members of the
+/// URL [`DATABASE_ENV`] names, else Hypothesis's default directory database alone.
+pub fn open_default_members() -> Result<Vec<Arc<dyn ExampleDatabase>>> {
+    match default_url()? {
+        Some(url) => open_members(&url),
+        None => Ok(vec![Arc::new(
+            DirectoryDatabaseBuilder::from_env().build()?,
+        )]),
+    }
+}
+
+/// The URL [`DATABASE_ENV`] holds, trimmed, if it holds one.
+fn default_url() -> Result<Option<String>> {
     match std::env::var(DATABASE_ENV) {
-        Ok(url) if !url.trim().is_empty() => open(url.trim()),
+        Ok(url) if !url.trim().is_empty() => Ok(Some(url.trim().to_owned())),
         Err(std::env::VarError::NotUnicode(_)) => Err(invalid(
             FACADE,
             format!("the environment variable {DATABASE_ENV} is not valid UTF-8"),
         )),
-        _ => Ok(Box::new(DirectoryDatabaseBuilder::from_env().build()?)),
+        _ => Ok(None),
     }
 }
 

@@ -368,3 +368,36 @@ fn a_default_database_variable_that_is_not_utf8_is_an_error() {
     assert!(err.to_string().contains("not valid UTF-8"), "{err}");
     std::env::remove_var(exampledb::DATABASE_ENV);
 }
+
+/// `open_members` gives a recipe's members apart, each `readonly:` one wrapped, with the
+/// same checks as `open`.
+#[tokio::test]
+async fn open_members_gives_the_recipes_members_apart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let local = tmp.path().join("local");
+    let members =
+        exampledb::open_members(&format!("{};readonly:memory:", local.display())).unwrap();
+    assert_eq!(members.len(), 2);
+    assert!(
+        format!("{:?}", members[0]).contains("Directory"),
+        "{:?}",
+        members[0]
+    );
+    assert!(
+        format!("{:?}", members[1]).starts_with("ReadOnly"),
+        "{:?}",
+        members[1]
+    );
+    members[0].save(b"k", b"v").await.unwrap();
+    members[1].save(b"k", b"v").await.unwrap();
+    assert!(
+        members[1].fetch(b"k").await.unwrap().is_empty(),
+        "read-only kept nothing"
+    );
+    assert_eq!(exampledb::open_members("memory:").unwrap().len(), 1);
+    for url in ["ftp://x", "redis://u:1234;hunter2@127.0.0.1:1", ""] {
+        let from_members = exampledb::open_members(url).unwrap_err().to_string();
+        assert_eq!(from_members, config_error(url), "{url}");
+        assert!(!from_members.contains("hunter2"));
+    }
+}
