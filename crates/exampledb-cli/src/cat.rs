@@ -1,12 +1,13 @@
 //! `exampledb cat DB KEY`: a key's values, as hex, or decoded (`--decode`): choice
-//! sequences as Python's `repr` of each choice, HypoFuzz's JSON values pretty-printed.
+//! sequences as Python's `repr` of each choice, HypoFuzz's JSON values pretty-printed,
+//! exampledb-proptest's seeds as their text.
 //! `--json` gives each value's hex, size, choices (typed value and `repr`) and JSON.
 
 use exampledb::choices::{self, Choice};
 use exampledb::ExampleDatabaseExt;
 use serde_json::json;
 
-use crate::output::{hex, note, out, show_key, Stop};
+use crate::output::{hex, note, out, proptest_key, show_key, Stop};
 use crate::store::Store;
 
 /// Whether `key` is one of HypoFuzz's (`.hypofuzz.corpus`, `hypofuzz.test_keys`, ...),
@@ -44,10 +45,20 @@ pub(crate) fn json_safe(text: &str) -> String {
     safe
 }
 
-/// A value decoded for people: a choice sequence as `(choice, ...)`, HypoFuzz's JSON
-/// pretty-printed, anything else said to be neither, in hex. Under HypoFuzz's keys JSON
+/// A value decoded for people: a proptest seed under a proptest key as its text, a choice
+/// sequence as `(choice, ...)`, HypoFuzz's JSON pretty-printed, anything else said to be
+/// neither, in hex. Under HypoFuzz's keys JSON
 /// is tried first (a value can be both), elsewhere the choice sequence.
 fn decoded(key: &[u8], value: &[u8]) -> String {
+    // exampledb-proptest's seeds are proptest's text form (`cc 4f1a...`).
+    if proptest_key(key).is_some()
+        && !value.is_empty()
+        && value.iter().all(|b| b.is_ascii_graphic() || *b == b' ')
+    {
+        if let Ok(text) = std::str::from_utf8(value) {
+            return format!("proptest seed {text}");
+        }
+    }
     let pretty = || {
         json_value(value)
             .and_then(|v| serde_json::to_string_pretty(&v).ok())

@@ -6,7 +6,8 @@
 //! exampledb ls [DB] [--json]          keys, with their values' count and bytes
 //! exampledb cat DB KEY [--decode] [--json]
 //!                                     a key's values (hex; --decode: choice sequences as
-//!                                     Python's repr, HypoFuzz's JSON pretty-printed)
+//!                                     Python's repr, HypoFuzz's JSON pretty-printed,
+//!                                     exampledb-proptest's seeds as text)
 //! exampledb cp SRC DST [--dry-run] [--delete]
 //!                                     copy (merge) every key from any backend to any
 //!                                     other, a few keys at a time, with a progress bar on
@@ -27,7 +28,8 @@
 //! `LOCAL;readonly:SHARED`. Where it is optional it defaults to `$EXAMPLEDB_DATABASE`,
 //! else Hypothesis's default location (`.hypothesis/examples`, or
 //! `$HYPOTHESIS_STORAGE_DIRECTORY/examples`). KEY is as `ls` prints it: the hex of the
-//! test's digest, then its readable suffix (`.secondary`, ...).
+//! test's digest, then its readable suffix (`.secondary`, ...), or a proptest key as text
+//! (`proptest:CRATE:tests/props.rs`, exampledb-proptest's seeds).
 //!
 //! The database is checked before it is read, so an unreachable server or artifact is
 //! reported rather than shown as an empty database, and a directory database that does

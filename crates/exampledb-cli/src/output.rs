@@ -47,14 +47,27 @@ pub(crate) fn hex(b: &[u8]) -> String {
 /// The length of Hypothesis's test digests (SHA-384), which its keys begin with.
 const DIGEST: usize = 48;
 
+/// What the keys of exampledb-proptest (proptest's seeds) start with.
+pub(crate) const PROPTEST_PREFIX: &str = "proptest:";
+
 /// A key as Hypothesis users know it: the hex of its 48-byte digest, then its readable
-/// suffix (`.secondary`, `.pareto`, `.hypofuzz.corpus`, ...) as text; any other key in
-/// hex. [`parse_key`] reads both forms back.
+/// suffix (`.secondary`, `.pareto`, `.hypofuzz.corpus`, ...) as text; a proptest key
+/// (`proptest:...`, printable ASCII without white space) as text; any other key in hex.
+/// [`parse_key`] reads every form back.
 pub(crate) fn show_key(key: &[u8]) -> String {
+    if let Some(text) = proptest_key(key) {
+        return text.to_owned();
+    }
     match suffix_of(key) {
         Some(suffix) => format!("{}{suffix}", hex(&key[..DIGEST])),
         None => hex(key),
     }
+}
+
+/// `key` as text when it is a proptest key shown as text.
+pub(crate) fn proptest_key(key: &[u8]) -> Option<&str> {
+    let text = key.starts_with(PROPTEST_PREFIX.as_bytes()) && key.iter().all(u8::is_ascii_graphic);
+    text.then(|| std::str::from_utf8(key).ok()).flatten()
 }
 
 /// The readable suffix of a Hypothesis key: after the digest, `.` then printable ASCII
@@ -66,9 +79,12 @@ pub(crate) fn suffix_of(key: &[u8]) -> Option<&str> {
     readable.then(|| std::str::from_utf8(rest).ok()).flatten()
 }
 
-/// A key given on the command line: hex digits, optionally followed by a `.suffix` (the
-/// form [`show_key`] prints).
+/// A key given on the command line: hex digits, optionally followed by a `.suffix`, or a
+/// proptest key as text (the forms [`show_key`] prints).
 pub(crate) fn parse_key(s: &str) -> Result<Vec<u8>, String> {
+    if s.starts_with(PROPTEST_PREFIX) {
+        return Ok(s.as_bytes().to_vec());
+    }
     let (digits, suffix) = match s.find('.') {
         Some(dot) => s.split_at(dot),
         None => (s, ""),

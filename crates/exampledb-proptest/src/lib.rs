@@ -38,7 +38,8 @@
 //! | [`DatabasePersistence::builder`]`()` | several, with a crate name or branch in the keys ([`KeyScheme`]) and a timeout |
 //!
 //! What is stored: under `proptest:[CRATE][@BRANCH]:SOURCE_FILE`, the seeds in proptest's
-//! own text form (`cc 4f1a...`), so `exampledb ls` and `exampledb cat` show them.
+//! own text form (`cc 4f1a...`): `exampledb ls` lists those keys as text, and `exampledb cat
+//! DB KEY --decode` prints the seeds.
 //!
 //! A store that fails (a server down, bad credentials, a malformed URL) never fails a
 //! test: it is warned about once, and the run goes on with the other stores. The calls

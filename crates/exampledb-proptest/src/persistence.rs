@@ -43,11 +43,11 @@ use crate::{seed, DatabasePersistenceBuilder, KeyScheme};
 /// ```
 ///
 /// - **Keys** come from the source file proptest hands over ([`KeyScheme`]):
-///   `proptest:[CRATE][@BRANCH]:PATH`, readable in `exampledb ls` and never one of
+///   `proptest:[CRATE][@BRANCH]:PATH`, listed as text by `exampledb ls` and never one of
 ///   Hypothesis's keys. All the tests of one file share its seeds, as they share
 ///   proptest's own `proptest-regressions` file.
 /// - **Values** are seeds in proptest's text form (`cc 4f1a...`), readable in `exampledb
-///   cat`. A value that is not a seed is skipped with a warning.
+///   cat --decode`. A value that is not a seed is skipped with a warning.
 /// - **Failures never fail the tests.** A store that errors or does not answer within
 ///   the operation timeout gives one warning per process, and the run goes on with the
 ///   others; one that cannot work in this run (bad configuration or credentials, no
