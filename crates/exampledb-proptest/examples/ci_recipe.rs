@@ -5,9 +5,9 @@
 //! cargo run -p exampledb-proptest --features redis --example ci_recipe -- redis://127.0.0.1:6379/0
 //! ```
 //!
-//! 1. "CI" runs a property with a planted bug, with the shared store read-write (what
-//!    `exampledb_proptest::recipe(url)` gives when `CI` is set): the failing seed is saved
-//!    there.
+//! 1. "CI" runs a property with a planted bug through the recipe with the shared store
+//!    written (what `exampledb_proptest::recipe(url)` gives on a CI machine): the failing
+//!    seed is saved there.
 //! 2. "A developer", with an empty local directory and the shared store read-only (what
 //!    `recipe(url)` gives on their machine), runs the same property: CI's failure is the
 //!    very first case, and nothing is written to the shared store.
@@ -17,7 +17,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use exampledb_proptest::DatabasePersistence;
+use exampledb_proptest::{DatabasePersistence, DatabasePersistenceBuilder};
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 
@@ -27,11 +27,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(url) => url,
         None => scratch.join("shared").display().to_string(),
     };
-    let local = scratch.join("developer").display().to_string();
+    let local = scratch.join("developer");
 
-    // CI: the shared store, written.
-    let ci = DatabasePersistence::builder()
-        .url(&shared)
+    // CI: the recipe on a CI machine (what `exampledb_proptest::recipe(url)` gives where
+    // `CI` is set): its own directory, and the shared store written.
+    let ci = DatabasePersistenceBuilder::recipe_with(scratch.join("ci"), &shared, true)
         .crate_name("ci-recipe-example")
         .build();
     ci.check()?;
@@ -46,9 +46,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("    {seed}");
     }
 
-    // A developer: their own directory, and CI's store read-only.
-    let developer = DatabasePersistence::builder()
-        .url(&format!("{local};readonly:{shared}"))
+    // A developer: the recipe off CI, with an empty directory of their own and CI's store
+    // read-only.
+    let developer = DatabasePersistenceBuilder::recipe_with(&local, &shared, false)
         .crate_name("ci-recipe-example")
         .build();
     let dev_cases = run_property(&developer);

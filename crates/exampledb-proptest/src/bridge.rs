@@ -1,13 +1,15 @@
 //! Sync over async: proptest calls [`FailurePersistence`](proptest::test_runner::FailurePersistence)
-//! from a plain thread, a tokio worker or a thread that is inside a current-thread
-//! runtime's `block_on`; the stores are async.
+//! from a plain thread, a tokio worker, a thread inside a current-thread runtime's
+//! `block_on`, a `LocalSet`...; the stores are async.
 //!
-//! Every operation runs on one runtime of this crate's own (a worker thread made the first
-//! time it is needed, for the life of the process), and the calling thread waits for it
-//! with a deadline. Nothing is ever run on the caller's runtime: a current-thread runtime
-//! cannot be re-entered, and connections opened on a test's runtime would die with that
-//! test. On a multi-thread runtime the wait is inside `block_in_place`, so the caller's
-//! other tasks move to other workers meanwhile.
+//! Every operation runs on a runtime of this crate's own (made the first time it is
+//! needed, for the life of the process), each store's job on a thread of its blocking
+//! pool, so a store that blocks its thread (synchronous file I/O on a stalled disk) holds
+//! up no other store. The calling thread waits on a channel with a deadline. Nothing is
+//! ever run on the caller's runtime: a current-thread runtime cannot be re-entered, and
+//! connections opened on a test's runtime would die with that test. The wait blocks the
+//! calling thread even on a multi-thread runtime's worker (`block_in_place` would panic
+//! inside a `LocalSet`, and its gain is small for a call a test makes once).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,10 +17,13 @@ use std::sync::mpsc;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
+use tokio::runtime::Runtime;
 
-/// The name of the worker thread, as a debugger shows it.
+/// The name of the runtime's threads, as a debugger shows them.
 const THREAD_NAME: &str = "exampledb-proptest";
+
+/// The longest wait there is: longer deadlines are this one (no instant overflows).
+const LONGEST: Duration = Duration::from_secs(365 * 86_400);
 
 /// A unit of work: one store's operation.
 pub(crate) type Job<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -28,7 +33,7 @@ pub(crate) type Job<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 pub(crate) enum Outcome<T> {
     /// It finished with this.
     Done(T),
-    /// It did not finish before the deadline (it was cancelled).
+    /// It did not finish before the deadline.
     TimedOut,
     /// It panicked, or the runtime could not run it (the message says which).
     Lost(String),
@@ -51,10 +56,15 @@ fn runtime() -> Result<&'static Runtime, String> {
 }
 
 /// Runs `jobs` at once on this crate's runtime and waits, at most `deadline` (plus a
-/// moment for the cancelled ones to say so), for all of them. The outcomes are in the
-/// order of `jobs`. Never panics and never waits longer, whatever runtime the caller is in.
+/// moment for the runtime's own timeouts to report), for all of them. The outcomes are in
+/// the order of `jobs`. Never panics and never waits longer, whatever runtime or thread
+/// the caller is in.
 pub(crate) fn run_all<T: Send + 'static>(jobs: Vec<Job<T>>, deadline: Duration) -> Vec<Outcome<T>> {
     let count = jobs.len();
+    if count == 0 {
+        return Vec::new();
+    }
+    let deadline = deadline.min(LONGEST);
     let runtime = match runtime() {
         Ok(runtime) => runtime,
         Err(message) => return (0..count).map(|_| Outcome::Lost(message.clone())).collect(),
@@ -62,44 +72,37 @@ pub(crate) fn run_all<T: Send + 'static>(jobs: Vec<Job<T>>, deadline: Duration) 
     let (tx, rx) = mpsc::channel();
     for (index, job) in jobs.into_iter().enumerate() {
         let tx = tx.clone();
+        let handle = runtime.handle().clone();
         // A panic inside the job drops `tx` unsent: the job is reported lost.
-        runtime.spawn(async move {
-            let outcome = match tokio::time::timeout(deadline, job).await {
+        drop(runtime.spawn_blocking(move || {
+            let outcome = match handle.block_on(tokio::time::timeout(deadline, job)) {
                 Ok(value) => Outcome::Done(value),
                 Err(_) => Outcome::TimedOut,
             };
             let _ = tx.send((index, outcome));
-        });
+        }));
     }
     drop(tx);
-    let wait = move || collect(&rx, count, deadline);
-    let mut outcomes = match Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(wait)
-        }
-        _ => wait(),
-    };
-    outcomes
-        .iter_mut()
-        .map(|slot| {
-            slot.take()
-                .unwrap_or_else(|| Outcome::Lost("the operation panicked".to_owned()))
-        })
+    collect(&rx, count, deadline)
+        .into_iter()
+        .map(|slot| slot.unwrap_or_else(|| Outcome::Lost("the operation panicked".to_owned())))
         .collect()
 }
 
 /// What arrives on `rx` before the deadline (with a grace period for the runtime's own
-/// timeouts to fire and report); missing outcomes stay `None`.
+/// timeouts to fire and report); a job that has not reported by then timed out, and one
+/// whose sender went away unsent (it panicked) stays `None`.
 fn collect<T>(
     rx: &mpsc::Receiver<(usize, Outcome<T>)>,
     count: usize,
     deadline: Duration,
 ) -> Vec<Option<Outcome<T>>> {
     let mut outcomes: Vec<Option<Outcome<T>>> = (0..count).map(|_| None).collect();
-    let until = Instant::now() + deadline + Duration::from_secs(1);
+    let started = Instant::now();
+    let patience = deadline + Duration::from_secs(1);
     let mut received = 0;
     while received < count {
-        let left = until.saturating_duration_since(Instant::now());
+        let left = patience.saturating_sub(started.elapsed());
         match rx.recv_timeout(left) {
             Ok((index, outcome)) => {
                 outcomes[index] = Some(outcome);

@@ -2,20 +2,37 @@
 //! exampledb's configuration convention (`builder()` reads no environment variable,
 //! `from_env()` reads the documented ones, typed setters, `build()`).
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use exampledb::directory::DirectoryDatabaseBuilder;
-use exampledb::{ExampleDatabase, ReadOnly, DATABASE_ENV};
+use exampledb::{DirectoryDatabase, ExampleDatabase, DATABASE_ENV};
 
 use crate::persistence::Store;
 use crate::{DatabasePersistence, KeyScheme};
 
-/// The environment variable that says the process runs on a CI machine: set to anything
-/// but the empty string, `0` or `false` (GitHub Actions, GitLab CI, CircleCI, Buildkite
-/// and Travis set `CI=true`). [`DatabasePersistenceBuilder::recipe`] then writes to the
-/// shared store.
-pub const CI_ENV: &str = "CI";
+/// The environment variables that say the process runs on a CI machine, the ones Python
+/// Hypothesis looks for (`is_in_ci`): any of them set, whatever its value. GitHub
+/// Actions, GitLab CI, CircleCI, Buildkite and Travis set `CI`; Azure Pipelines
+/// `TF_BUILD`; AWS CodeBuild `CODEBUILD_BUILD_ID`; TeamCity `TEAMCITY_VERSION`; Bamboo
+/// `bamboo.buildKey`; Heroku CI `HEROKU_TEST_RUN_ID`. [`DatabasePersistenceBuilder::recipe`]
+/// then writes to the shared store.
+pub const CI_ENVS: &[&str] = &[
+    "CI",
+    "TF_BUILD",
+    "GITHUB_ACTIONS",
+    "GITLAB_CI",
+    "CODEBUILD_BUILD_ID",
+    "TEAMCITY_VERSION",
+    "bamboo.buildKey",
+    "HEROKU_TEST_RUN_ID",
+];
+
+/// Whether this process runs on a CI machine: one of [`CI_ENVS`] is set.
+pub fn on_ci() -> bool {
+    CI_ENVS.iter().any(|v| std::env::var_os(v).is_some())
+}
 
 /// The longest a load or a save waits for the stores, unless set: enough for a first
 /// download of CI's artifact, short enough that a store that never answers costs one wait.
@@ -72,65 +89,126 @@ impl Default for DatabasePersistenceBuilder {
 
 impl DatabasePersistenceBuilder {
     /// The stores [`DATABASE_ENV`] (`EXAMPLEDB_DATABASE`) names, any URL
-    /// [`exampledb::open`] takes, the recipe `LOCAL;readonly:SHARED` included; else
-    /// Hypothesis's default directory (`$HYPOTHESIS_STORAGE_DIRECTORY/examples` or
-    /// `.hypothesis/examples`), which the `exampledb` command also uses by default.
+    /// [`exampledb::open`] takes, the recipe `LOCAL;readonly:SHARED` included (each member
+    /// a store of its own); else Hypothesis's default directory
+    /// (`$HYPOTHESIS_STORAGE_DIRECTORY/examples`, or `.hypothesis/examples` under the
+    /// current directory, which `cargo test` sets to the package's own).
     ///
     /// So CI runs with `EXAMPLEDB_DATABASE=redis://ci-cache:6379/0` and saves there, and
     /// developers run with `EXAMPLEDB_DATABASE='.hypothesis/examples;readonly:redis://ci-cache:6379/0'`
     /// and replay CI's failures while keeping their own.
     pub fn from_env() -> Self {
-        let what = format!("the database {DATABASE_ENV} names");
-        match exampledb::open_default_members() {
-            Ok(members) => members
-                .into_iter()
-                .fold(Self::default(), |b, db| b.push(Store::open(db))),
-            Err(e) => Self::default().push(Store::broken(&what, &e)),
+        match exampledb::default_url() {
+            Ok(Some(url)) => {
+                Self::default().url_as(&url, &format!("the database {DATABASE_ENV} names"))
+            }
+            Ok(None) => Self::default().local_directory(None),
+            Err(e) => Self::default().push(Store::broken(
+                DATABASE_ENV,
+                &format!("the database {DATABASE_ENV} names"),
+                &e,
+            )),
         }
     }
 
     /// The CI-to-developer recipe: Hypothesis's default directory (as in
     /// [`from_env`](Self::from_env)) and the shared store `shared_url`, read-only except on
-    /// CI machines ([`CI_ENV`]), where new seeds are saved into it too.
+    /// CI machines ([`on_ci`]), where new seeds are saved into it too. See
+    /// [`recipe_with`](Self::recipe_with).
+    pub fn recipe(shared_url: &str) -> Self {
+        let on_ci = on_ci();
+        tracing::info!(
+            on_ci,
+            "exampledb-proptest recipe: the shared store is {}",
+            if on_ci { "written (CI)" } else { "read-only" }
+        );
+        Self::default()
+            .local_directory(None)
+            .shared(shared_url, on_ci)
+    }
+
+    /// The recipe with everything given, reading no environment variable: the directory
+    /// database at `local` (made when first written), and the shared store `shared_url`,
+    /// written only when `write_shared` (CI's side) and read-only otherwise (a
+    /// developer's).
     ///
     /// A developer's new failures stay on their machine; CI's reach everyone. With CI's
     /// GitHub artifact as the shared store (`github://OWNER/REPO`, which takes no writes),
     /// CI saves into the directory it uploads as the artifact.
-    pub fn recipe(shared_url: &str) -> Self {
-        let on_ci = std::env::var(CI_ENV)
-            .is_ok_and(|v| !matches!(v.trim().to_ascii_lowercase().as_str(), "" | "0" | "false"));
-        let local = match DirectoryDatabaseBuilder::from_env().build() {
-            Ok(db) => Store::open(Arc::new(db)),
-            Err(e) => Store::broken("the local directory database", &e),
+    pub fn recipe_with(local: impl AsRef<Path>, shared_url: &str, write_shared: bool) -> Self {
+        Self::default()
+            .local_directory(Some(local.as_ref()))
+            .shared(shared_url, write_shared)
+    }
+
+    /// Adds the directory database at `root`, else Hypothesis's default location.
+    fn local_directory(self, root: Option<&Path>) -> Self {
+        let builder = match root {
+            Some(root) => DirectoryDatabase::builder(root),
+            None => DirectoryDatabaseBuilder::from_env(),
         };
-        let builder = Self::default().push(local);
-        match exampledb::open_members(shared_url) {
-            Ok(members) => members.into_iter().fold(builder, |b, db| {
-                let db: Arc<dyn ExampleDatabase> = if on_ci {
-                    db
-                } else {
-                    Arc::new(ReadOnly::new(db))
-                };
-                b.push(Store::open(db))
+        match builder.build() {
+            Ok(db) => {
+                let spec = format!("dir:{}", db.root().display());
+                self.push(Store::opened(&spec, Arc::new(db)))
+            }
+            Err(e) => self.push(Store::broken(
+                &format!("dir:{root:?}"),
+                "the local directory database",
+                &e,
+            )),
+        }
+    }
+
+    /// Adds the members of `url`, read-only unless `writable`.
+    fn shared(self, url: &str, writable: bool) -> Self {
+        if writable {
+            return self.url_as(url, "the recipe's shared database");
+        }
+        match exampledb::split_members(url) {
+            Ok(members) => members.into_iter().fold(self, |b, member| {
+                b.url_as(
+                    &format!("{}{member}", exampledb::READ_ONLY_PREFIX),
+                    "the recipe's shared database",
+                )
             }),
-            Err(e) => builder.push(Store::broken("the recipe's shared database", &e)),
+            Err(e) => self.push(Store::broken(url, "the recipe's shared database", &e)),
         }
     }
 
     /// Adds the store `db`.
     pub fn store(self, db: impl ExampleDatabase + 'static) -> Self {
-        self.push(Store::open(Arc::new(db)))
+        self.push(Store::object(Arc::new(db)))
     }
 
     /// Adds the stores `url` names (any URL [`exampledb::open`] takes; each member of a
-    /// multiplexed URL becomes a store of its own).
+    /// multiplexed URL becomes a store of its own, and one that cannot be opened does not
+    /// keep the others out).
     pub fn url(self, url: &str) -> Self {
-        match exampledb::open_members(url) {
-            Ok(members) => members
-                .into_iter()
-                .fold(self, |b, db| b.push(Store::open(db))),
-            Err(e) => self.push(Store::broken("a database given by URL", &e)),
-        }
+        self.url_as(url, "a database given by URL")
+    }
+
+    /// [`url`](Self::url), naming a member that cannot be opened `what` (and its number).
+    fn url_as(self, url: &str, what: &str) -> Self {
+        let members = match exampledb::split_members(url) {
+            Ok(members) => members,
+            Err(e) => return self.push(Store::broken(url, what, &e)),
+        };
+        let count = members.len();
+        members
+            .into_iter()
+            .enumerate()
+            .fold(self, |b, (i, member)| {
+                let what = if count > 1 {
+                    format!("{what} (member {} of {count})", i + 1)
+                } else {
+                    what.to_owned()
+                };
+                match exampledb::open(member) {
+                    Ok(db) => b.push(Store::opened(member, Arc::from(db))),
+                    Err(e) => b.push(Store::broken(member, &what, &e)),
+                }
+            })
     }
 
     /// Keys under the crate name `name`: see [`KeyScheme::crate_name`].

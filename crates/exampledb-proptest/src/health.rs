@@ -1,6 +1,8 @@
 //! What this process knows about each store: whether it has been warned about, and whether
 //! it is still used. A store that fails gives one warning per process, however many tests
-//! and clones of the persistence meet the failure.
+//! and clones of the persistence meet the failure. Stores are told apart by an identity
+//! (the URL they were opened from, secrets included, or a number for a database object),
+//! never shown; messages name them by their label.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock, PoisonError};
@@ -23,26 +25,26 @@ struct State {
     off: bool,
 }
 
-/// The process-wide table, by store label.
+/// The process-wide table, by store identity.
 fn table() -> &'static Mutex<HashMap<String, State>> {
     static TABLE: OnceLock<Mutex<HashMap<String, State>>> = OnceLock::new();
     TABLE.get_or_init(Default::default)
 }
 
-fn with_state<R>(label: &str, f: impl FnOnce(&mut State) -> R) -> R {
+fn with_state<R>(id: &str, f: impl FnOnce(&mut State) -> R) -> R {
     let mut table = table().lock().unwrap_or_else(PoisonError::into_inner);
-    f(table.entry(label.to_owned()).or_default())
+    f(table.entry(id.to_owned()).or_default())
 }
 
-/// Whether the store `label` is still used in this process.
-pub(crate) fn usable(label: &str) -> bool {
-    !with_state(label, |s| s.off)
+/// Whether the store `id` is still used in this process.
+pub(crate) fn usable(id: &str) -> bool {
+    !with_state(id, |s| s.off)
 }
 
-/// Records that the store `label` failed with `problem` while doing `what`, and warns the
-/// first time only.
-pub(crate) fn failed(label: &str, what: &str, problem: &str, verdict: Verdict) {
-    let first = with_state(label, |s| {
+/// Records that the store `id` (named `label` in messages) failed with `problem` while
+/// doing `what`, and warns the first time only.
+pub(crate) fn failed(id: &str, label: &str, what: &str, problem: &str, verdict: Verdict) {
+    let first = with_state(id, |s| {
         s.off |= verdict == Verdict::GiveUp;
         !std::mem::replace(&mut s.warned, true)
     });
@@ -76,12 +78,14 @@ pub(crate) fn warn_once(topic: &str, message: &str) {
 }
 
 /// A warning where the user will see it: through `tracing` when the program set a global
-/// subscriber, else on standard error like proptest's own warnings (the test harness
-/// shows it with the test's output).
+/// subscriber; else written to standard error directly, past the test harness's capture of
+/// `eprintln!`, so `cargo test` shows it even when the test that met it passes (nextest
+/// keeps a passing test's output: `--no-capture` shows it).
 fn warn(message: &str) {
     if tracing::dispatcher::has_been_set() {
         tracing::warn!("{message}");
     } else {
-        eprintln!("{message}");
+        use std::io::Write;
+        let _ = std::io::stderr().write_all(format!("{message}\n").as_bytes());
     }
 }

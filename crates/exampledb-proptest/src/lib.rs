@@ -28,11 +28,13 @@
 //! Or configure it from the environment with [`from_env`]: `EXAMPLEDB_DATABASE` holds any
 //! URL [`exampledb::open`] takes, `redis://ci-cache:6379/0` on CI and
 //! `.hypothesis/examples;readonly:redis://ci-cache:6379/0` on a developer's machine. The
-//! example `ci_recipe` in this crate runs the whole cycle.
+//! example `ci_recipe` in this crate runs the whole cycle
+//! (`cargo run -p exampledb-proptest --example ci_recipe`).
 //!
 //! | call | stores |
 //! |---|---|
-//! | [`recipe`]`(url)` | the local directory; `url` read-only, written on CI |
+//! | [`recipe`]`(url)` | the local directory; `url` read-only, written on CI ([`on_ci`]) |
+//! | [`DatabasePersistenceBuilder::recipe_with`]`(dir, url, write)` | the same, all given |
 //! | [`from_env`]`()` | what `EXAMPLEDB_DATABASE` names, else the local directory |
 //! | [`DatabasePersistence::new`]`(db)` | any [`ExampleDatabase`](exampledb::ExampleDatabase) |
 //! | [`DatabasePersistence::builder`]`()` | several, with a crate name or branch in the keys ([`KeyScheme`]) and a timeout |
@@ -43,8 +45,10 @@
 //!
 //! A store that fails (a server down, bad credentials, a malformed URL) never fails a
 //! test: it is warned about once, and the run goes on with the other stores. The calls
-//! work from any test, `#[tokio::test]` on either runtime flavour included: see
-//! [`DatabasePersistence`].
+//! work from any test, `#[tokio::test]` on either runtime flavour included, and in
+//! proptest's fork mode: see [`DatabasePersistence`]. The local directory is
+//! `.hypothesis/examples` under the current directory, which `cargo test` sets to the
+//! package's own (or `$HYPOTHESIS_STORAGE_DIRECTORY/examples`).
 //!
 //! ## Features
 //!
@@ -55,12 +59,13 @@
 
 mod bridge;
 mod config;
+mod fork;
 mod health;
 mod key;
 mod persistence;
 mod seed;
 
-pub use config::{DatabasePersistenceBuilder, CI_ENV, DEFAULT_OPERATION_TIMEOUT};
+pub use config::{on_ci, DatabasePersistenceBuilder, CI_ENVS, DEFAULT_OPERATION_TIMEOUT};
 pub use key::{KeyScheme, KEY_PREFIX};
 pub use persistence::DatabasePersistence;
 

@@ -3,6 +3,7 @@
 use std::any::Any;
 use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use proptest::test_runner::{FailurePersistence, PersistedSeed};
 
 use crate::bridge::{self, Job, Outcome};
 use crate::health::{self, Verdict};
-use crate::{seed, DatabasePersistenceBuilder, KeyScheme};
+use crate::{fork, seed, DatabasePersistenceBuilder, KeyScheme};
 
 /// proptest's failing seeds kept in example databases (any [`ExampleDatabase`]: a
 /// directory, Redis, S3, DynamoDB, CI's GitHub artifact, or several at once).
@@ -49,15 +50,20 @@ use crate::{seed, DatabasePersistenceBuilder, KeyScheme};
 /// - **Values** are seeds in proptest's text form (`cc 4f1a...`), readable in `exampledb
 ///   cat --decode`. A value that is not a seed is skipped with a warning.
 /// - **Failures never fail the tests.** A store that errors or does not answer within
-///   the operation timeout gives one warning per process, and the run goes on with the
-///   others; one that cannot work in this run (bad configuration or credentials, no
-///   answer in time) is not asked again.
+///   the operation timeout gives one warning per process (on standard error, past the
+///   test harness's capture), and the run goes on with the others; one that cannot work
+///   in this run (bad configuration or credentials, a missing bucket, no answer in time)
+///   is not asked again.
 /// - **Any thread, any runtime.** The calls block the calling thread, whether it is a
-///   plain test thread, a multi-thread runtime's worker or inside a current-thread runtime;
-///   the work runs on a runtime of this crate's own. Give it a database it opens itself
-///   (a URL, [`from_env`](crate::from_env), [`recipe`](crate::recipe)) or one not used on a
-///   current-thread runtime the test then blocks: such a database's connections wait on
-///   that runtime, and its operations can only time out.
+///   plain test thread, a multi-thread runtime's worker, inside a current-thread
+///   runtime or a `LocalSet`; each store's work runs on a runtime of this crate's own.
+///   Give it a database it opens itself (a URL, [`from_env`](crate::from_env),
+///   [`recipe`](crate::recipe)) or one not used on a current-thread runtime the test then
+///   blocks: such a database's connections wait on that runtime, and its operations can
+///   only time out.
+/// - **proptest's fork mode** (`fork`, or a `timeout`): the test's processes share the
+///   list its first child loaded (waiting at most a second, within proptest's timeout),
+///   so proptest's replay of the children's results stays aligned.
 ///
 /// Clones share everything. Two persistences are equal when they use the same database
 /// objects with the same key settings and timeout.
@@ -76,22 +82,43 @@ struct Inner {
 #[derive(Clone)]
 pub(crate) struct Store {
     db: Result<Arc<dyn ExampleDatabase>, Arc<str>>,
-    /// How messages name it: its `Debug` form when it was added, which holds no secret.
+    /// How messages name it: its `Debug` form when it was added (which holds no secret),
+    /// or what it was meant to be.
     label: Arc<str>,
+    /// What tells it apart in the process-wide health table (see [`health`]): the URL it
+    /// was opened from, secrets included (never shown), so that persistences built again
+    /// from one configuration (proptest evaluates the configuration once per test) share
+    /// one warning; or a number for a database object.
+    id: Arc<str>,
 }
 
 impl Store {
-    pub(crate) fn open(db: Arc<dyn ExampleDatabase>) -> Self {
-        let label = format!("{db:?}").into();
-        Self { db: Ok(db), label }
+    /// A store opened from `spec` (a URL or a path).
+    pub(crate) fn opened(spec: &str, db: Arc<dyn ExampleDatabase>) -> Self {
+        Self {
+            label: format!("{db:?}").into(),
+            id: format!("url:{spec}").into(),
+            db: Ok(db),
+        }
     }
 
-    /// A store that could not be opened: `what` names it without its URL (which may hold
-    /// a password), `error` says why.
-    pub(crate) fn broken(what: &str, error: &Error) -> Self {
+    /// A database object the caller made: a store of its own.
+    pub(crate) fn object(db: Arc<dyn ExampleDatabase>) -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        Self {
+            label: format!("{db:?}").into(),
+            id: format!("object:{}", NEXT.fetch_add(1, Ordering::Relaxed)).into(),
+            db: Ok(db),
+        }
+    }
+
+    /// A store that could not be opened from `spec`: `what` names it without its URL
+    /// (which may hold a password), `error` says why.
+    pub(crate) fn broken(spec: &str, what: &str, error: &Error) -> Self {
         Self {
             db: Err(error.to_string().into()),
             label: what.into(),
+            id: format!("broken:{spec}").into(),
         }
     }
 }
@@ -147,36 +174,56 @@ impl DatabasePersistence {
     }
 
     /// The seeds the stores hold for `source_file`, as proptest loads them: from every
-    /// store that answers, each seed once. Failures are warned about, never returned.
+    /// store that answers, each seed once. Failures are warned about, never returned. In
+    /// proptest's fork mode the processes of one test share one list (see
+    /// [`DatabasePersistence`]).
     pub fn load(&self, source_file: &str) -> Vec<PersistedSeed> {
         let key = self.key(source_file);
+        if let Some(texts) = fork::read(&key) {
+            return texts
+                .iter()
+                .filter_map(|t| seed::decode(t.as_bytes()))
+                .collect();
+        }
+        let child = fork::in_child();
+        let wait = if child {
+            self.inner.operation_timeout.min(fork::CHILD_WAIT)
+        } else {
+            self.inner.operation_timeout
+        };
+        let seeds = self.fetch_seeds(&key, source_file, wait);
+        if child {
+            let texts: Vec<String> = seeds.iter().map(ToString::to_string).collect();
+            fork::write(&key, &texts);
+        }
+        seeds
+    }
+
+    /// Every seed the stores hold under `key`, each once, in a stable order; values that
+    /// are not seeds are skipped with a warning.
+    fn fetch_seeds(&self, key: &[u8], source_file: &str, wait: Duration) -> Vec<PersistedSeed> {
         let what = format!("loading the seeds of {source_file}");
-        let fetched = self.on_each_store(&what, |db| {
-            let key = key.clone();
+        let fetched = self.on_each_store(&what, wait, |db| {
+            let key = key.to_vec();
             Box::pin(async move { db.fetch(&key).await })
         });
-        let values: BTreeSet<Vec<u8>> = fetched
-            .into_iter()
-            .flatten()
-            .map(|value| value.to_vec())
-            .collect();
-        values
-            .iter()
-            .filter_map(|value| {
-                let found = seed::decode(value);
-                if found.is_none() {
-                    health::warn_once(
-                        &format!("value:{}", String::from_utf8_lossy(&key)),
-                        &format!(
-                            "a value under {} is not a proptest seed and is skipped: \"{}\"",
-                            String::from_utf8_lossy(&key),
-                            seed::preview(value)
-                        ),
-                    );
+        let mut seeds = BTreeSet::new();
+        for value in fetched.into_iter().flatten() {
+            match seed::decode(&value) {
+                Some(found) => {
+                    seeds.insert(found);
                 }
-                found
-            })
-            .collect()
+                None => health::warn_once(
+                    &format!("value:{}", String::from_utf8_lossy(key)),
+                    &format!(
+                        "a value under {} is not a proptest seed and is skipped: \"{}\"",
+                        String::from_utf8_lossy(key),
+                        seed::preview(&value)
+                    ),
+                ),
+            }
+        }
+        seeds.into_iter().collect()
     }
 
     /// Saves `seed` as a failure of `source_file` into every store that takes writes.
@@ -186,7 +233,7 @@ impl DatabasePersistence {
         let value = seed::encode(seed);
         tracing::info!(key = %String::from_utf8_lossy(&key), %seed, "saving a failing seed");
         let what = format!("saving the seed {seed} of {source_file}");
-        self.on_each_store(&what, |db| {
+        self.on_each_store(&what, self.inner.operation_timeout, |db| {
             let (key, value) = (key.clone(), value.clone());
             Box::pin(async move {
                 match db.save(&key, &value).await {
@@ -241,47 +288,56 @@ impl DatabasePersistence {
         Ok(())
     }
 
-    /// Runs `op` on every store still in use, at once, and returns what succeeded; every
-    /// failure is reported (see [`health`]).
+    /// Runs `op` on every store still in use, at once, waiting at most `wait`, and
+    /// returns what succeeded; every failure is reported (see [`health`]).
     fn on_each_store<T: Send + 'static>(
         &self,
         what: &str,
+        wait: Duration,
         op: impl Fn(Arc<dyn ExampleDatabase>) -> Job<exampledb::Result<T>>,
     ) -> Vec<T> {
         let mut used = Vec::new();
         for store in &self.inner.stores {
             match &store.db {
-                Ok(db) if health::usable(&store.label) => used.push((store, Arc::clone(db))),
+                Ok(db) if health::usable(&store.id) => used.push((store, Arc::clone(db))),
                 Ok(_) => {}
-                Err(problem) => health::failed(&store.label, what, problem, Verdict::GiveUp),
+                Err(problem) => {
+                    health::failed(&store.id, &store.label, what, problem, Verdict::GiveUp)
+                }
             }
         }
         let jobs = used.iter().map(|(_, db)| op(Arc::clone(db))).collect();
-        let timeout = self.inner.operation_timeout;
         let mut out = Vec::new();
-        for ((store, _), outcome) in used.iter().zip(bridge::run_all(jobs, timeout)) {
-            match outcome {
-                Outcome::Done(Ok(value)) => out.push(value),
-                Outcome::Done(Err(e)) => {
-                    // A store that timed out would cost every later test the same
-                    // wait: like one that cannot work in this run, it is given up.
-                    let verdict = if e.is_temporary() && e.kind() != ErrorKind::Timeout {
-                        Verdict::TryAgain
-                    } else {
-                        Verdict::GiveUp
-                    };
-                    health::failed(&store.label, what, &e.to_string(), verdict);
+        for ((store, _), outcome) in used.iter().zip(bridge::run_all(jobs, wait)) {
+            let (problem, verdict) = match outcome {
+                Outcome::Done(Ok(value)) => {
+                    out.push(value);
+                    continue;
                 }
-                Outcome::TimedOut => health::failed(
-                    &store.label,
-                    what,
-                    &format!("no answer within the operation timeout ({timeout:?})"),
-                    Verdict::GiveUp,
-                ),
-                Outcome::Lost(why) => health::failed(&store.label, what, &why, Verdict::GiveUp),
-            }
+                Outcome::Done(Err(e)) => (e.to_string(), verdict(&e)),
+                Outcome::TimedOut => (format!("no answer within {wait:?}"), Verdict::GiveUp),
+                Outcome::Lost(why) => (why, Verdict::GiveUp),
+            };
+            health::failed(&store.id, &store.label, what, &problem, verdict);
         }
         out
+    }
+}
+
+/// What an error says about the rest of the run: a store that refused the configuration
+/// or the credentials, is closed or missing (a bucket, a table), cannot do the operation,
+/// or timed out (trying again would cost every later test the same wait) is given up; an
+/// error that may be about one key or one moment (a refused connection, a value of the
+/// wrong type, a permission on one directory) is not.
+fn verdict(e: &Error) -> Verdict {
+    match e.kind() {
+        ErrorKind::InvalidConfig
+        | ErrorKind::Unauthenticated
+        | ErrorKind::Closed
+        | ErrorKind::NotFound
+        | ErrorKind::NotSupported
+        | ErrorKind::Timeout => Verdict::GiveUp,
+        _ => Verdict::TryAgain,
     }
 }
 

@@ -8,7 +8,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use exampledb::ExampleDatabase;
-use exampledb_proptest::{DatabasePersistence, DatabasePersistenceBuilder, CI_ENV};
+use exampledb_proptest::{DatabasePersistence, DatabasePersistenceBuilder, CI_ENVS};
 use exampledb_testkit::process::{child_role, child_test};
 use exampledb_testkit::services::{free_port, redis_url};
 use proptest::prelude::*;
@@ -24,14 +24,21 @@ const CASES_ENV: &str = "TEST_PROPTEST_CASES";
 /// What the warnings say, whatever the store.
 const WARNING: &str = "exampledb-proptest: ";
 
+/// The persistence's operation timeout, in milliseconds (default 5000).
+const WAIT_ENV: &str = "TEST_PROPTEST_WAIT_MS";
+
 fn persistence() -> DatabasePersistence {
     let builder = match std::env::var(SHARED_ENV) {
         Ok(shared) => DatabasePersistenceBuilder::recipe(&shared),
         Err(_) => DatabasePersistenceBuilder::from_env(),
     };
+    let wait = std::env::var(WAIT_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5000);
     builder
         .crate_name(&std::env::var(NAMESPACE_ENV).unwrap_or_default())
-        .operation_timeout(Duration::from_secs(5))
+        .operation_timeout(Duration::from_millis(wait))
         .build()
 }
 
@@ -39,6 +46,28 @@ fn config() -> ProptestConfig {
     ProptestConfig {
         cases: 1000,
         ..ProptestConfig::with_failure_persistence(persistence())
+    }
+}
+
+/// proptest's fork mode (a timeout sets it): every case in a child process. Outside a
+/// child role, a trivial run with no persistence (the fork tests are real `#[test]`s, as
+/// proptest's fork mode needs, and run for nothing in the parent's test run).
+fn fork_config() -> ProptestConfig {
+    let timeout = match child_role().as_deref() {
+        Some("fork-planted") => 10_000,
+        Some("fork-passing") => 3_000,
+        _ => {
+            return ProptestConfig {
+                cases: 1,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            }
+        }
+    };
+    ProptestConfig {
+        cases: 200,
+        timeout,
+        ..config()
     }
 }
 
@@ -73,6 +102,24 @@ proptest! {
 
     fn passing_two(s in "[a-z]{0,8}") {
         prop_assert!(s.len() <= 8);
+    }
+}
+
+proptest! {
+    #![proptest_config(fork_config())]
+
+    #[test]
+    fn fork_planted(n in any::<u64>()) {
+        if child_role().is_none() {
+            return Ok(());
+        }
+        log_case(n);
+        prop_assert!(!is_bug(n), "planted bug at {}", n);
+    }
+
+    #[test]
+    fn fork_passing(n in any::<u64>()) {
+        prop_assert_eq!(n.to_string().parse::<u64>().ok(), Some(n));
     }
 }
 
@@ -118,16 +165,27 @@ impl Run {
 /// Runs the child `role` with `env` (and nothing inherited that would change where seeds
 /// go), and reads its cases log.
 fn run(dir: &Path, role: &str, namespace: &str, env: &[(&str, &str)]) -> Run {
+    let entry = match role {
+        "fork-planted" => "fork_planted",
+        "fork-passing" => "fork_passing",
+        _ => "child",
+    };
     let log = dir.join(format!("cases-{}", std::process::id()));
     let _ = std::fs::remove_file(&log);
-    let mut cmd = child_test("child", role);
-    for var in [
+    let mut cmd = child_test(entry, role);
+    let inherited = [
         exampledb::DATABASE_ENV,
         SHARED_ENV,
-        CI_ENV,
+        WAIT_ENV,
         "HYPOTHESIS_STORAGE_DIRECTORY",
-    ] {
+    ];
+    for var in inherited.iter().chain(CI_ENVS) {
         cmd.env_remove(var);
+    }
+    for (var, _) in std::env::vars_os() {
+        if var.to_string_lossy().starts_with("PROPTEST_") {
+            cmd.env_remove(var);
+        }
     }
     cmd.env(NAMESPACE_ENV, namespace).env(CASES_ENV, &log);
     for (k, v) in env {
@@ -156,8 +214,9 @@ fn assert_failed_on_the_bug(run: &Run) {
         "the property should have failed:\n{}",
         run.stderr()
     );
+    // In fork mode the parent reports "failed in other process" for the child's failure.
     assert!(
-        run.stderr().contains("planted bug at"),
+        run.stderr().contains("planted bug at") || run.stderr().contains("failed in other process"),
         "the property's own failure should be reported:\n{}",
         run.stderr()
     );
@@ -238,7 +297,7 @@ async fn through_a_directory_a_failure_saved_by_one_process_is_replayed_first_by
         .is_dir());
 }
 
-/// The recipe: CI (`CI=true`) saves into the shared Redis store; a developer, with an
+/// The recipe: CI (`TF_BUILD` set, as on Azure Pipelines) saves into the shared Redis store; a developer, with an
 /// empty local directory, replays CI's seed first; the developer's own new failure stays
 /// in their directory and never reaches the shared store.
 #[tokio::test]
@@ -261,7 +320,8 @@ async fn through_the_recipe_ci_failures_replay_first_on_a_developers_machine() {
         &ns,
         &[
             (SHARED_ENV, &shared),
-            (CI_ENV, "true"),
+            // Azure Pipelines' variable: any of Hypothesis's CI variables makes a CI run.
+            ("TF_BUILD", "True"),
             ("HYPOTHESIS_STORAGE_DIRECTORY", &ci_storage),
         ],
     );
@@ -435,4 +495,47 @@ fn a_shared_store_that_is_down_leaves_the_local_seeds_replayed() {
     assert_failed_on_the_bug(&second);
     assert_eq!(second.cases.first(), Some(&first.first_failure()));
     assert_eq!(second.warnings(), 1, "{}", second.stderr());
+}
+
+/// proptest's fork mode, where every case runs in a child process: the seed saved by one
+/// run is still the next run's first case.
+#[test]
+fn in_proptests_fork_mode_a_saved_failure_is_replayed_first() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let root = dir.path().join("examples").display().to_string();
+    let ns = namespace("fork");
+    let env = [(exampledb::DATABASE_ENV, root.as_str())];
+    let first = run(dir.path(), "fork-planted", &ns, &env);
+    assert_failed_on_the_bug(&first);
+    let second = run(dir.path(), "fork-planted", &ns, &env);
+    assert_failed_on_the_bug(&second);
+    assert_eq!(
+        second.cases.first(),
+        Some(&first.first_failure()),
+        "{}",
+        second.stderr()
+    );
+}
+
+/// In fork mode a child that waited for a silent store past proptest's timeout (3 s here)
+/// before its first case would fail the test: the child waits at most a second.
+#[test]
+fn in_proptests_fork_mode_a_silent_store_does_not_fail_the_test() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a listener");
+    let port = listener.local_addr().expect("its address").port();
+    std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for conn in listener.incoming().flatten() {
+            open.push(conn);
+        }
+    });
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = format!("redis://127.0.0.1:{port}/0?connect_timeout=60s&operation_timeout=60s");
+    let run = run(
+        dir.path(),
+        "fork-passing",
+        &namespace("fork-silent"),
+        &[(exampledb::DATABASE_ENV, &url), (WAIT_ENV, "30000")],
+    );
+    assert!(run.output.status.success(), "{}", run.stderr());
 }

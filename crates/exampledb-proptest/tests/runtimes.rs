@@ -79,7 +79,8 @@ async fn in_a_task_on_a_multi_thread_runtimes_only_worker() {
         let dir = Arc::clone(&dir);
         async move { saved_and_replayed(directory(&dir), "task.rs") }
     });
-    // Meanwhile the runtime's other tasks still run (the wait is in block_in_place).
+    // The wait blocks the only worker; nothing it waits for runs there, and the runtime's
+    // other tasks run once it is over.
     let ticker = tokio::spawn(async {
         tokio::time::sleep(Duration::from_millis(1)).await;
     });
@@ -216,6 +217,9 @@ fn values_that_are_not_seeds_are_skipped_and_real_seeds_still_load() {
             b"xs 1 2 3",
             &vec![b'c'; 1 << 20],
             b"cc 0000000000000000000000000000000000000000000000000000000000000001",
+            // The same seed written differently: one seed.
+            b"cc 0000000000000000000000000000000000000000000000000000000000000001\n",
+            b" cc 0000000000000000000000000000000000000000000000000000000000000001",
         ] {
             db.save(&key, value).await.unwrap();
         }
@@ -264,4 +268,164 @@ fn check_reports_a_bad_url_and_a_store_that_is_down() {
     assert!(down.check().is_err());
     let fine = DatabasePersistence::builder().url("memory:").build();
     fine.check().unwrap();
+}
+
+/// A `LocalSet` on a multi-thread runtime, where `block_in_place` would panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inside_a_local_set_on_a_multi_thread_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async { saved_and_replayed(directory(&dir), "local-set.rs") })
+        .await;
+}
+
+#[test]
+fn the_longest_operation_timeout_does_not_overflow() {
+    let persistence = DatabasePersistence::builder()
+        .store(exampledb::InMemoryDatabase::new())
+        .operation_timeout(Duration::MAX)
+        .build();
+    assert!(persistence.load("max.rs").is_empty());
+    let memory: Arc<dyn ExampleDatabase> = Arc::new(exampledb::InMemoryDatabase::new());
+    saved_and_replayed(
+        || {
+            DatabasePersistence::builder()
+                .store(Arc::clone(&memory))
+                .operation_timeout(Duration::MAX)
+                .build()
+        },
+        "max.rs",
+    );
+}
+
+/// A store that blocks its thread (synchronous I/O on a stalled disk) for longer than the
+/// operation timeout.
+#[derive(Debug)]
+struct Stall;
+
+#[exampledb::async_trait]
+impl ExampleDatabase for Stall {
+    async fn save(&self, _: &[u8], _: &[u8]) -> exampledb::Result<()> {
+        std::thread::sleep(Duration::from_secs(3));
+        Ok(())
+    }
+    async fn fetch(&self, _: &[u8]) -> exampledb::Result<Vec<exampledb::bytes::Bytes>> {
+        std::thread::sleep(Duration::from_secs(3));
+        Ok(Vec::new())
+    }
+    async fn delete(&self, _: &[u8], _: &[u8]) -> exampledb::Result<()> {
+        Ok(())
+    }
+    async fn keys(&self) -> exampledb::Result<Vec<exampledb::bytes::Bytes>> {
+        Ok(Vec::new())
+    }
+    fn subscribe(&self) -> exampledb::Result<exampledb::ChangeStream> {
+        Err(exampledb::Error::NotSupported {
+            backend: "stall",
+            operation: exampledb::Operation::Subscribe,
+        })
+    }
+}
+
+#[test]
+fn a_store_that_blocks_its_thread_holds_up_no_other_store() {
+    let memory: Arc<dyn ExampleDatabase> = Arc::new(exampledb::InMemoryDatabase::new());
+    let persistence = DatabasePersistence::builder()
+        .store(Stall)
+        .store(Arc::clone(&memory))
+        .operation_timeout(Duration::from_secs(1))
+        .build();
+    let first = run_planted(&persistence, "stall.rs");
+    let failing = *first.iter().find(|&&n| n % 5 == 3).unwrap();
+    // The stalled store was given up; the memory store kept and gives the seed.
+    let replay = run_planted(&persistence, "stall.rs");
+    assert_eq!(replay.first(), Some(&failing));
+}
+
+/// Two stores that print the same (the wrong password is not shown) are told apart: the
+/// one with bad credentials is given up, the good one still keeps seeds.
+#[test]
+fn a_store_given_up_does_not_take_a_look_alike_with_it() {
+    let Some(url) = redis_url("a_store_given_up_does_not_take_a_look_alike_with_it") else {
+        return;
+    };
+    let server = url.trim_start_matches("redis://").trim_end_matches('/');
+    let prefix = exampledb_testkit::hex(&exampledb_testkit::unique_prefix()[15..]);
+    let bad = DatabasePersistence::builder()
+        .url(&format!(
+            "redis://nobody:wrong@{server}/0?key_prefix={prefix}"
+        ))
+        .build();
+    assert!(bad.load("lookalike.rs").is_empty());
+    let good = || {
+        DatabasePersistence::builder()
+            .url(&format!("redis://{server}/0?key_prefix={prefix}"))
+            .build()
+    };
+    saved_and_replayed(good, "lookalike.rs");
+}
+
+/// A URL with one member that cannot be opened keeps the others.
+#[test]
+fn a_bad_member_of_a_url_leaves_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "{};readonly:redis://ci-cache:notaport/0",
+        dir.path().join("examples").display()
+    );
+    saved_and_replayed(
+        || DatabasePersistence::builder().url(&url).build(),
+        "bad-member.rs",
+    );
+    let err = DatabasePersistence::builder()
+        .url(&url)
+        .build()
+        .check()
+        .unwrap_err();
+    assert!(err.to_string().contains("member 2 of 2"), "{err}");
+}
+
+/// A value of the wrong type under one key (Redis WRONGTYPE) is about that key: the store
+/// still keeps the seeds of other files.
+#[tokio::test]
+async fn an_error_on_one_key_does_not_give_up_the_store() {
+    let Some(url) = redis_url("an_error_on_one_key_does_not_give_up_the_store") else {
+        return;
+    };
+    let prefix = exampledb_testkit::hex(&exampledb_testkit::unique_prefix()[15..]);
+    let url = format!("{}/0?key_prefix={prefix}", url.trim_end_matches('/'));
+    let persistence = DatabasePersistence::builder().url(&url).build();
+    let key = [prefix.as_bytes(), &persistence.key("wrongtype.rs")].concat();
+    set_a_string(&url, &key).await;
+    let loaded = tokio::task::spawn_blocking(move || {
+        let empty = persistence.load("wrongtype.rs").is_empty();
+        saved_and_replayed(
+            || DatabasePersistence::builder().url(&url).build(),
+            "other-file.rs",
+        );
+        empty
+    })
+    .await
+    .unwrap();
+    assert!(loaded);
+}
+
+/// `SET key oops` on the server of `url`, over a plain connection.
+async fn set_a_string(url: &str, key: &[u8]) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = url
+        .trim_start_matches("redis://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut cmd = format!("*3\r\n$3\r\nSET\r\n${}\r\n", key.len()).into_bytes();
+    cmd.extend_from_slice(key);
+    cmd.extend_from_slice(b"\r\n$4\r\noops\r\n");
+    conn.write_all(&cmd).await.unwrap();
+    let mut reply = [0u8; 5];
+    conn.read_exact(&mut reply).await.unwrap();
+    assert_eq!(&reply, b"+OK\r\n");
 }

@@ -62,7 +62,7 @@ mod open;
 
 pub use exampledb_core::*;
 pub use open::{
-    open, open_default, open_default_members, open_members, open_with, DATABASE_ENV,
+    default_url, open, open_default, open_members, open_with, split_members, DATABASE_ENV,
     MEMBER_SEPARATOR, READ_ONLY_PREFIX,
 };
 

@@ -117,6 +117,24 @@ pub fn open_members(url: &str) -> Result<Vec<Arc<dyn ExampleDatabase>>> {
     members_with(url, std::iter::empty::<(&str, &str)>())
 }
 
+/// The members of a multiplexed URL (`URL;URL;...`), trimmed, in order, with the checks
+/// [`open`] makes on the split (a `;` that can only be inside one URL is refused); a
+/// single URL gives itself. Each member is a URL [`open`] takes, `readonly:` included, so
+/// a caller can open them one by one and go on without a member that cannot be opened.
+///
+/// ```
+/// let members = exampledb::split_members(".hypothesis/examples; readonly:redis://ci:6379/0")?;
+/// assert_eq!(members, [".hypothesis/examples", "readonly:redis://ci:6379/0"]);
+/// # Ok::<(), exampledb::Error>(())
+/// ```
+pub fn split_members(url: &str) -> Result<Vec<&str>> {
+    let members: Vec<&str> = url.split(MEMBER_SEPARATOR).map(str::trim).collect();
+    if members.len() > 1 {
+        check_split(&members)?;
+    }
+    Ok(members)
+}
+
 fn members_with<I, K, V>(url: &str, options: I) -> Result<Vec<Arc<dyn ExampleDatabase>>>
 where
     I: IntoIterator<Item = (K, V)>,
@@ -127,11 +145,10 @@ where
         .into_iter()
         .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned()))
         .collect();
-    let members: Vec<&str> = url.split(MEMBER_SEPARATOR).map(str::trim).collect();
+    let members = split_members(url)?;
     if members.len() == 1 {
         return Ok(vec![open_member(members[0], &options)?]);
     }
-    check_split(&members)?;
     if !options.is_empty() {
         return Err(invalid(
             FACADE,
@@ -150,19 +167,10 @@ pub fn open_default() -> Result<Box<dyn ExampleDatabase>> {
     }
 }
 
-/// [`open_default`]'s databases apart, as [`open_members`] gives them: the members of the
-/// URL [`DATABASE_ENV`] names, else Hypothesis's default directory database alone.
-pub fn open_default_members() -> Result<Vec<Arc<dyn ExampleDatabase>>> {
-    match default_url()? {
-        Some(url) => open_members(&url),
-        None => Ok(vec![Arc::new(
-            DirectoryDatabaseBuilder::from_env().build()?,
-        )]),
-    }
-}
-
-/// The URL [`DATABASE_ENV`] holds, trimmed, if it holds one.
-fn default_url() -> Result<Option<String>> {
+/// The URL [`DATABASE_ENV`] holds, trimmed, if it holds one (`None` when it is unset or
+/// blank; an error naming the variable when it is not UTF-8). [`open_default`] opens it,
+/// else Hypothesis's default directory.
+pub fn default_url() -> Result<Option<String>> {
     match std::env::var(DATABASE_ENV) {
         Ok(url) if !url.trim().is_empty() => Ok(Some(url.trim().to_owned())),
         Err(std::env::VarError::NotUnicode(_)) => Err(invalid(

@@ -395,6 +395,11 @@ async fn open_members_gives_the_recipes_members_apart() {
         "read-only kept nothing"
     );
     assert_eq!(exampledb::open_members("memory:").unwrap().len(), 1);
+    assert_eq!(
+        exampledb::split_members(" a ; readonly:memory: ").unwrap(),
+        ["a", "readonly:memory:"]
+    );
+    assert!(exampledb::split_members("redis://u:1;x@h:1").is_err());
     for url in ["ftp://x", "redis://u:1234;hunter2@127.0.0.1:1", ""] {
         let from_members = exampledb::open_members(url).unwrap_err().to_string();
         assert_eq!(from_members, config_error(url), "{url}");
