@@ -3,8 +3,8 @@
 //! `block_on`, a `LocalSet`...; the stores are async.
 //!
 //! Every operation runs on a runtime of this crate's own (made the first time it is
-//! needed, for the life of the process), each store's job on a thread of its blocking
-//! pool, so a store that blocks its thread (synchronous file I/O on a stalled disk) holds
+//! needed, for the life of the process; its worker drives sockets and timers), each
+//! store's job driven on a thread of its own, so a store that blocks its thread (synchronous file I/O on a stalled disk) holds
 //! up no other store. The calling thread waits on a channel with a deadline. Nothing is
 //! ever run on the caller's runtime: a current-thread runtime cannot be re-entered, and
 //! connections opened on a test's runtime would die with that test. The wait blocks the
@@ -70,20 +70,38 @@ pub(crate) fn run_all<T: Send + 'static>(jobs: Vec<Job<T>>, deadline: Duration) 
         Err(message) => return (0..count).map(|_| Outcome::Lost(message.clone())).collect(),
     };
     let (tx, rx) = mpsc::channel();
+    let mut refused = Vec::new();
     for (index, job) in jobs.into_iter().enumerate() {
         let tx = tx.clone();
         let handle = runtime.handle().clone();
-        // A panic inside the job drops `tx` unsent: the job is reported lost.
-        drop(runtime.spawn_blocking(move || {
-            let outcome = match handle.block_on(tokio::time::timeout(deadline, job)) {
-                Ok(value) => Outcome::Done(value),
-                Err(_) => Outcome::TimedOut,
-            };
-            let _ = tx.send((index, outcome));
-        }));
+        // A thread of its own (a runtime's blocking pool would panic where the system
+        // refuses a thread); a panic inside the job drops `tx` unsent: reported lost.
+        let started = std::thread::Builder::new()
+            .name(THREAD_NAME.to_owned())
+            .spawn(move || {
+                // The timer is made inside the runtime's context, not on this thread.
+                let timed = async move { tokio::time::timeout(deadline, job).await };
+                let outcome = match handle.block_on(timed) {
+                    Ok(value) => Outcome::Done(value),
+                    Err(_) => Outcome::TimedOut,
+                };
+                let _ = tx.send((index, outcome));
+            });
+        if let Err(e) = started {
+            refused.push((
+                index,
+                format!("could not start a thread for the operation: {e}"),
+            ));
+        }
     }
     drop(tx);
-    collect(&rx, count, deadline)
+    let mut outcomes = collect(&rx, count, deadline);
+    for (index, why) in refused {
+        if let Some(slot) = outcomes.get_mut(index) {
+            *slot = Some(Outcome::Lost(why));
+        }
+    }
+    outcomes
         .into_iter()
         .map(|slot| slot.unwrap_or_else(|| Outcome::Lost("the operation panicked".to_owned())))
         .collect()
@@ -105,7 +123,9 @@ fn collect<T>(
         let left = patience.saturating_sub(started.elapsed());
         match rx.recv_timeout(left) {
             Ok((index, outcome)) => {
-                outcomes[index] = Some(outcome);
+                if let Some(slot) = outcomes.get_mut(index) {
+                    *slot = Some(outcome);
+                }
                 received += 1;
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {

@@ -12,26 +12,34 @@ use exampledb::{DirectoryDatabase, ExampleDatabase, DATABASE_ENV};
 use crate::persistence::Store;
 use crate::{DatabasePersistence, KeyScheme};
 
-/// The environment variables that say the process runs on a CI machine, the ones Python
-/// Hypothesis looks for (`is_in_ci`): any of them set, whatever its value. GitHub
-/// Actions, GitLab CI, CircleCI, Buildkite and Travis set `CI`; Azure Pipelines
-/// `TF_BUILD`; AWS CodeBuild `CODEBUILD_BUILD_ID`; TeamCity `TEAMCITY_VERSION`; Bamboo
-/// `bamboo.buildKey`; Heroku CI `HEROKU_TEST_RUN_ID`. [`DatabasePersistenceBuilder::recipe`]
-/// then writes to the shared store.
-pub const CI_ENVS: &[&str] = &[
-    "CI",
-    "TF_BUILD",
-    "GITHUB_ACTIONS",
-    "GITLAB_CI",
-    "CODEBUILD_BUILD_ID",
-    "TEAMCITY_VERSION",
-    "bamboo.buildKey",
-    "HEROKU_TEST_RUN_ID",
+/// The environment variables that say the process runs on a CI machine: Python
+/// Hypothesis's own table (`is_in_ci`), each with the value it must hold (`None`: any
+/// value). GitHub Actions, GitLab CI, Travis and AppVeyor set `CI`, among others.
+/// [`DatabasePersistenceBuilder::recipe`] writes to the shared store there.
+pub const CI_ENVS: &[(&str, Option<&str>)] = &[
+    ("CI", None),
+    ("__TOX_ENVIRONMENT_VARIABLE_ORIGINAL_CI", None),
+    ("TF_BUILD", Some("true")),
+    ("bamboo.buildKey", None),
+    ("BUILDKITE", Some("true")),
+    ("CIRCLECI", Some("true")),
+    ("CIRRUS_CI", Some("true")),
+    ("CODEBUILD_BUILD_ID", None),
+    ("GITHUB_ACTIONS", Some("true")),
+    ("GITLAB_CI", None),
+    ("HEROKU_TEST_RUN_ID", None),
+    ("TEAMCITY_VERSION", None),
 ];
 
-/// Whether this process runs on a CI machine: one of [`CI_ENVS`] is set.
+/// Whether this process runs on a CI machine, as Python Hypothesis decides it: one of
+/// [`CI_ENVS`] is set (to its value, where one is given).
 pub fn on_ci() -> bool {
-    CI_ENVS.iter().any(|v| std::env::var_os(v).is_some())
+    CI_ENVS
+        .iter()
+        .any(|(name, value)| match std::env::var_os(name) {
+            Some(found) => value.is_none_or(|v| found == v),
+            None => false,
+        })
 }
 
 /// The longest a load or a save waits for the stores, unless set: enough for a first

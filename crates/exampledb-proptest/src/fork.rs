@@ -6,33 +6,92 @@
 //! would misalign that replay, and a child that waits past proptest's timeout before its
 //! first case fails the test.
 //!
-//! So the first child of a test loads from the stores, waiting at most
-//! [`CHILD_WAIT`], and leaves the list in a snapshot file named by its parent's process
-//! id and the key; later children and the parent read that list instead of the stores (the
-//! parent then removes it). Only Unix has the parent's id; elsewhere every process loads.
+//! So the first child of a test loads from the stores, waiting at most [`CHILD_WAIT`] (or
+//! the operation timeout, if shorter), and leaves the list in a snapshot; later children
+//! and the parent read that list instead of the stores, and the parent removes it. A
+//! snapshot is named by the parent's process id, the key and the test (libtest runs each
+//! test on a thread named after it, in the parent and in the children alike), so tests
+//! running at once never share one; it holds the path of proptest's fork file for that
+//! run and counts only while that file exists, so one left by a process that died is
+//! never taken for a live run's. Snapshots live in a directory of this user's own in the
+//! temporary directory (mode 0700, checked), so no other user can plant or read one.
+//! Only Unix tells a child its parent: elsewhere every process loads for itself.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::Duration;
 
-/// What proptest sets in its fork children's environment.
+/// What proptest sets in its fork children's environment: the path of the run's fork file.
 const FORK_FILE_ENV: &str = "_PROPTEST_FORKFILE";
 
-/// The longest a fork child waits for the stores: within any timeout proptest is
-/// commonly given, so the child starts its first case in time.
+/// The longest a fork child waits for the stores, so that it starts its first case
+/// within proptest's timeout (a timeout under about 1.5 s needs a shorter operation
+/// timeout).
 pub(crate) const CHILD_WAIT: Duration = Duration::from_secs(1);
 
-/// Snapshots older than this are left over by a process that died; they are ignored.
-const STALE: Duration = Duration::from_secs(3600);
+/// The largest snapshot read (far more seeds than any test has).
+const MAX_SNAPSHOT: u64 = 4 << 20;
+
+/// The fork file of the run this process is a child of, if it is one.
+fn fork_file() -> Option<PathBuf> {
+    std::env::var_os(FORK_FILE_ENV).map(PathBuf::from)
+}
 
 /// Whether this process is one of proptest's fork children.
 pub(crate) fn in_child() -> bool {
-    std::env::var_os(FORK_FILE_ENV).is_some()
+    fork_file().is_some()
+}
+
+/// This user's directory for snapshots, made once per process: used only when it is a
+/// real directory, owned by this user, that no one else may enter.
+#[cfg(unix)]
+fn private_dir() -> Option<&'static Path> {
+    static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
+    DIR.get_or_init(|| {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+        let base = std::env::temp_dir();
+        // This user's id: the owner of a file it makes.
+        let probe = base.join(format!(
+            ".exampledb-proptest-probe-{}-{}",
+            std::process::id(),
+            unique()
+        ));
+        let uid = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&probe)
+            .and_then(|f| f.metadata())
+            .map(|m| m.uid());
+        let _ = std::fs::remove_file(&probe);
+        let uid = uid.ok()?;
+        let dir = base.join(format!("exampledb-proptest-{uid}"));
+        let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+        let meta = std::fs::symlink_metadata(&dir).ok()?;
+        let private = meta.is_dir() && meta.uid() == uid && meta.mode() & 0o077 == 0;
+        if !private {
+            tracing::debug!(dir = %dir.display(), "not a private directory: proptest's fork children load for themselves");
+        }
+        private.then_some(dir)
+    })
+    .as_deref()
+}
+
+#[cfg(not(unix))]
+fn private_dir() -> Option<&'static Path> {
+    None
+}
+
+/// A number no other call in this process returns.
+fn unique() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// The process whose children share a snapshot: the parent in a child, this process in
-/// the parent. Only Unix tells a process its parent.
+/// the parent.
 fn owner() -> Option<u32> {
     #[cfg(unix)]
     {
@@ -48,52 +107,52 @@ fn owner() -> Option<u32> {
     }
 }
 
-/// Where the snapshot of `key`'s seeds for this process tree lives.
+/// Where the snapshot of `key`'s seeds for this test of this process tree lives.
 fn path(key: &[u8]) -> Option<PathBuf> {
     let owner = owner()?;
     let mut hasher = DefaultHasher::new();
     key.hash(&mut hasher);
-    Some(std::env::temp_dir().join(format!(
-        "exampledb-proptest-{owner}-{:016x}",
-        hasher.finish()
-    )))
+    std::thread::current().name().hash(&mut hasher);
+    Some(private_dir()?.join(format!("{owner}-{:016x}", hasher.finish())))
 }
 
-/// The seed texts a snapshot holds for `key`, if one was left for this process tree; the
-/// parent removes it as it reads it.
+/// The seed texts the snapshot of `key` holds for a fork run still going on in this
+/// process tree, if there is one; the parent removes it as it reads it, and a snapshot of
+/// a run that is over is removed unread.
 pub(crate) fn read(key: &[u8]) -> Option<Vec<String>> {
     let path = path(key)?;
-    let meta = std::fs::metadata(&path).ok()?;
-    let fresh = meta
-        .modified()
-        .ok()
-        .and_then(|m| SystemTime::now().duration_since(m).ok())
-        .is_some_and(|age| age < STALE);
-    let text = std::fs::read_to_string(&path).ok();
-    if !in_child() || !fresh {
+    let meta = std::fs::symlink_metadata(&path).ok()?;
+    let text = if meta.is_file() && meta.len() <= MAX_SNAPSHOT {
+        std::fs::read_to_string(&path).ok()
+    } else {
+        None
+    };
+    let mut lines = text.as_deref().unwrap_or_default().lines();
+    let live = lines
+        .next()
+        .is_some_and(|fork_file| !fork_file.is_empty() && Path::new(fork_file).exists());
+    if !live || !in_child() {
         let _ = std::fs::remove_file(&path);
     }
-    if !fresh {
-        return None;
-    }
-    Some(
-        text?
-            .lines()
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
-            .collect(),
-    )
+    live.then(|| lines.filter(|l| !l.is_empty()).map(str::to_owned).collect())
 }
 
-/// Leaves `seeds` (their texts) for the parent and the later children; written whole, or
-/// not at all.
+/// Leaves `seeds` (their texts) for the parent and the later children of this child's
+/// run; written whole, or not at all.
 pub(crate) fn write(key: &[u8], seeds: &[String]) {
-    let Some(path) = path(key) else { return };
-    let temporary = path.with_extension(format!("{}.tmp", std::process::id()));
-    let mut text = seeds.join("\n");
-    text.push('\n');
-    // A new file (never one planted in the shared temporary directory, nor a link's
-    // target), then renamed over the name: readers see a whole list or none.
+    let (Some(path), Some(fork_file)) = (path(key), fork_file()) else {
+        return;
+    };
+    let Some(fork_file) = fork_file.to_str().filter(|f| !f.contains('\n')) else {
+        return;
+    };
+    let temporary = path.with_extension(format!("{}-{}.tmp", std::process::id(), unique()));
+    let mut text = format!("{fork_file}\n");
+    for seed in seeds {
+        text.push_str(seed);
+        text.push('\n');
+    }
+    // A new file, then renamed over the name: readers see a whole list or none.
     let written = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

@@ -77,15 +77,13 @@ pub(crate) fn warn_once(topic: &str, message: &str) {
     }
 }
 
-/// A warning where the user will see it: through `tracing` when the program set a global
-/// subscriber; else written to standard error directly, past the test harness's capture of
-/// `eprintln!`, so `cargo test` shows it even when the test that met it passes (nextest
-/// keeps a passing test's output: `--no-capture` shows it).
+/// A warning where the user will see it: written to standard error directly, past the
+/// test harness's capture of `eprintln!`, so `cargo test` shows it even when the test
+/// that met it passes (nextest keeps a passing test's output: `--no-capture` shows it;
+/// in proptest's fork mode the child's output is replayed by its parent, which the
+/// harness captures); and through `tracing`, for a program's own logs.
 fn warn(message: &str) {
-    if tracing::dispatcher::has_been_set() {
-        tracing::warn!("{message}");
-    } else {
-        use std::io::Write;
-        let _ = std::io::stderr().write_all(format!("{message}\n").as_bytes());
-    }
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(format!("{message}\n").as_bytes());
+    tracing::warn!("{message}");
 }

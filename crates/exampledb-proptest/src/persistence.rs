@@ -59,14 +59,21 @@ use crate::{fork, seed, DatabasePersistenceBuilder, KeyScheme};
 ///   runtime or a `LocalSet`; each store's work runs on a runtime of this crate's own.
 ///   Give it a database it opens itself (a URL, [`from_env`](crate::from_env),
 ///   [`recipe`](crate::recipe)) or one not used on a current-thread runtime the test then
-///   blocks: such a database's connections wait on that runtime, and its operations can
-///   only time out.
+///   blocks: such a database's connections may wait on that runtime, and its operations
+///   then time out.
 /// - **proptest's fork mode** (`fork`, or a `timeout`): the test's processes share the
-///   list its first child loaded (waiting at most a second, within proptest's timeout),
-///   so proptest's replay of the children's results stays aligned.
+///   list its first child loaded (waiting at most a second, or the operation timeout if
+///   shorter, to start its first case within proptest's timeout), so proptest's replay of
+///   the children's results stays aligned.
 ///
-/// Clones share everything. Two persistences are equal when they use the same database
-/// objects with the same key settings and timeout.
+/// Clones share everything, and a persistence is equal only to its clones (proptest
+/// compares configurations; two built apart are not equal, whatever they hold).
+///
+/// Build it once where the stores are objects ([`store`](DatabasePersistenceBuilder::store)):
+/// proptest evaluates a test's configuration for each test, and each object is a store of
+/// its own, warned about and given up on its own. Stores opened from a URL (and the
+/// recipe) are known by their URL, so a configuration built again for every test still
+/// warns once and waits once per process.
 #[derive(Clone)]
 pub struct DatabasePersistence {
     inner: Arc<Inner>,
@@ -378,20 +385,10 @@ impl FailurePersistence for DatabasePersistence {
     }
 
     fn eq(&self, other: &dyn FailurePersistence) -> bool {
-        other.as_any().downcast_ref::<Self>().is_some_and(|other| {
-            let (a, b) = (&self.inner, &other.inner);
-            Arc::ptr_eq(a, b)
-                || (a.keys == b.keys
-                    && a.operation_timeout == b.operation_timeout
-                    && a.stores.len() == b.stores.len()
-                    && a.stores
-                        .iter()
-                        .zip(&b.stores)
-                        .all(|(x, y)| match (&x.db, &y.db) {
-                            (Ok(x), Ok(y)) => Arc::ptr_eq(x, y),
-                            _ => false,
-                        }))
-        })
+        other
+            .as_any()
+            .downcast_ref::<Self>()
+            .is_some_and(|other| Arc::ptr_eq(&self.inner, &other.inner))
     }
 
     fn as_any(&self) -> &dyn Any {

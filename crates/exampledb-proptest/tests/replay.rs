@@ -141,6 +141,8 @@ fn child() {
 struct Run {
     output: Output,
     cases: Vec<u64>,
+    /// The child's process id (a fork parent's, in fork mode).
+    pid: u32,
 }
 
 impl Run {
@@ -179,7 +181,7 @@ fn run(dir: &Path, role: &str, namespace: &str, env: &[(&str, &str)]) -> Run {
         WAIT_ENV,
         "HYPOTHESIS_STORAGE_DIRECTORY",
     ];
-    for var in inherited.iter().chain(CI_ENVS) {
+    for var in inherited.iter().chain(CI_ENVS.iter().map(|(name, _)| name)) {
         cmd.env_remove(var);
     }
     for (var, _) in std::env::vars_os() {
@@ -191,13 +193,19 @@ fn run(dir: &Path, role: &str, namespace: &str, env: &[(&str, &str)]) -> Run {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let output = cmd.output().expect("the child test process");
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the child test process");
+    let pid = child.id();
+    let output = child.wait_with_output().expect("the child test's output");
     let cases = std::fs::read_to_string(&log)
         .unwrap_or_default()
         .lines()
         .map(|l| l.parse().expect("a case number"))
         .collect();
-    Run { output, cases }
+    Run { output, cases, pid }
 }
 
 /// A crate name no other test or run uses.
@@ -321,7 +329,7 @@ async fn through_the_recipe_ci_failures_replay_first_on_a_developers_machine() {
         &[
             (SHARED_ENV, &shared),
             // Azure Pipelines' variable: any of Hypothesis's CI variables makes a CI run.
-            ("TF_BUILD", "True"),
+            ("TF_BUILD", "true"),
             ("HYPOTHESIS_STORAGE_DIRECTORY", &ci_storage),
         ],
     );
@@ -443,11 +451,16 @@ fn a_malformed_url_leaves_the_tests_passing_and_says_so_once() {
 fn a_store_that_never_answers_costs_one_timeout_and_one_warning() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a listener");
     let port = listener.local_addr().expect("its address").port();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&accepted);
     let held = std::thread::spawn(move || {
         let mut open = Vec::new();
         for conn in listener.incoming() {
             match conn {
-                Ok(conn) => open.push(conn),
+                Ok(conn) => {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    open.push(conn)
+                }
                 Err(_) => break,
             }
         }
@@ -463,6 +476,8 @@ fn a_store_that_never_answers_costs_one_timeout_and_one_warning() {
     assert!(run.output.status.success(), "{}", run.stderr());
     assert_eq!(run.warnings(), 1, "{}", run.stderr());
     assert!(run.stderr().contains("not used again"), "{}", run.stderr());
+    // Three properties, one attempt: the store was given up after the first.
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
     drop(held);
 }
 
@@ -515,6 +530,27 @@ fn in_proptests_fork_mode_a_saved_failure_is_replayed_first() {
         "{}",
         second.stderr()
     );
+    // The children's list reached the parent, which removed it.
+    for run in [&first, &second] {
+        assert_eq!(snapshots_of(run.pid), Vec::<String>::new());
+    }
+}
+
+/// The fork snapshots a process (a fork parent) left in this user's directory.
+fn snapshots_of(pid: u32) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let probe = tempfile::NamedTempFile::new().expect("a file");
+    let uid = probe.as_file().metadata().expect("its metadata").uid();
+    let dir = std::env::temp_dir().join(format!("exampledb-proptest-{uid}"));
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|name| name.starts_with(&format!("{pid}-")))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// In fork mode a child that waited for a silent store past proptest's timeout (3 s here)
