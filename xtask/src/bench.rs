@@ -15,8 +15,11 @@
 //! and Redis beside `aws s3 sync` and a Python loop over Hypothesis's databases; see
 //! [`cp`]. `python` too (a release build of the Python package, then a few minutes): the
 //! package from Python beside Hypothesis's directory and Redis databases; see [`python`].
+//! `proptest` too (under a minute): exampledb-proptest per call beside proptest's own
+//! regression files and the databases awaited directly; see [`proptest`].
 
 mod cp;
+mod proptest;
 mod python;
 
 use std::collections::BTreeMap;
@@ -57,6 +60,8 @@ const METRICS: &[&str] = &[
     "cpu_ms_per_delete",
     "cpu_ms_per_save_32_in_flight",
     "test_run_s",
+    "load_ops_s",
+    "replay_ops_s",
 ];
 
 /// A backend of a suite: its label and how to start one run in a fresh data directory.
@@ -77,7 +82,7 @@ pub(crate) fn bench(args: &[String]) -> Result<(), String> {
     } else {
         args.iter().map(String::as_str).collect()
     };
-    let only_when_named = [S3.name, DYNAMODB.name, "cp", "python"];
+    let only_when_named = [S3.name, DYNAMODB.name, "cp", "python", "proptest"];
     if let Some(bad) = suites
         .iter()
         .find(|s| !default.contains(s) && !only_when_named.contains(s))
@@ -121,6 +126,7 @@ pub(crate) fn bench(args: &[String]) -> Result<(), String> {
             "dynamodb" => dynamodb_suite(&bin, python.as_ref())?,
             "cp" => cp::cp_suite(&bin, python.as_ref())?,
             "python" => python::python_suite(&bin, &Python::ensure()?)?,
+            "proptest" => proptest::proptest_suite(&bin)?,
             _ => memory_suite(&bin, py.clone())?,
         }
     }

@@ -13,8 +13,9 @@
 //!   in one run; prints one JSON line per backend (medians) and the ratios. `s3` (moto and
 //!   `s3s-fs` servers against a boto3 peer), `dynamodb` (moto against a boto3 peer) and
 //!   `cp` (`exampledb cp` into S3 and Redis against `aws s3 sync` and a Python loop) and
-//!   `python` (the Python package against Hypothesis's directory and Redis databases) run
-//!   only when named.
+//!   `python` (the Python package against Hypothesis's directory and Redis databases) and
+//!   `proptest` (exampledb-proptest against proptest's own regression files) run only when
+//!   named.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::{Command, ExitCode};
@@ -30,10 +31,10 @@ fn main() -> ExitCode {
         Some("integration-test" | "test") => services::integration_test(&args[1..]),
         Some("bench") => bench::bench(&args[1..]),
         _ => Err(
-            "usage: cargo xtask integration-test [<nextest args>] | bench [disk|tmpfs|memory|redis|github|s3|dynamodb|cp|python]...\n\
-             (bench with no suite named runs disk, tmpfs, memory, redis and github; s3, dynamodb, cp and python run only when named: \
+            "usage: cargo xtask integration-test [<nextest args>] | bench [disk|tmpfs|memory|redis|github|s3|dynamodb|cp|python|proptest]...\n\
+             (bench with no suite named runs disk, tmpfs, memory, redis and github; s3, dynamodb, cp, python and proptest run only when named: \
              s3 about 3.5 minutes on moto and s3s-fs, plus a one-time install of s3s-fs; dynamodb about 2 minutes on moto; \
-             cp a few minutes on s3s-fs and redis-server; python a release build of the Python package, then a few minutes)"
+             cp a few minutes on s3s-fs and redis-server; python a release build of the Python package, then a few minutes; proptest under a minute)"
                 .to_string(),
         ),
     };

@@ -36,6 +36,10 @@
 //!                                 aws-sdk-s3 alone, 64 at once
 //! exampledb-bench cp-floor-redis DIR PORT  every value file under DIR added by SADD over
 //!                                 one plain connection, 64 per pipelined batch
+//! exampledb-bench proptest dir PATH | redis URL PREFIX | file PATH | floor-dir PATH | floor-redis URL PREFIX
+//!                                 proptest's failure persistence per call (load, save,
+//!                                 replay): exampledb-proptest, proptest's own files, and
+//!                                 the databases awaited directly (see `proptest.rs`)
 //! ```
 //!
 //! Every run of the workload also reports the process's CPU time per operation and phase
@@ -43,6 +47,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cp;
+mod proptest;
 
 use std::fs;
 use std::io::{Read, Write};
@@ -999,6 +1004,14 @@ async fn dynamodb_floor(endpoint: &str, table: &str, keys: usize) -> Map<String,
     out
 }
 
+/// The Redis backend on `url`, its keys under `prefix`.
+fn redis_under(url: &str, prefix: &str) -> exampledb_redis::RedisDatabase {
+    exampledb_redis::RedisDatabase::builder(url)
+        .key_prefix(prefix.as_bytes().to_vec())
+        .build()
+        .unwrap()
+}
+
 /// Operations in flight for the concurrent figure.
 const IN_FLIGHT: usize = 32;
 
@@ -1072,6 +1085,34 @@ async fn main() {
             redis_extras(url, &mut out).await;
             ("exampledb-redis".to_string(), out)
         }
+        ["proptest", "dir", path] => {
+            let db = DirectoryDatabase::open(path).unwrap();
+            let mut persistence = exampledb_proptest::DatabasePersistence::new(db);
+            let out = proptest::through_trait(&mut persistence, Path::new(path));
+            ("exampledb-proptest-dir".to_string(), out)
+        }
+        ["proptest", "redis", url, prefix] => {
+            let db = redis_under(url, prefix);
+            let mut persistence = exampledb_proptest::DatabasePersistence::new(db);
+            let out = proptest::through_trait(&mut persistence, &std::env::temp_dir());
+            ("exampledb-proptest-redis".to_string(), out)
+        }
+        ["proptest", "file", path] => {
+            let mut peer =
+                ::proptest::test_runner::FileFailurePersistence::WithSource("regressions");
+            let out = proptest::through_trait(&mut peer, Path::new(path));
+            ("proptest-file".to_string(), out)
+        }
+        ["proptest", "floor-dir", path] => {
+            let db = DirectoryDatabase::open(path).unwrap();
+            let out = proptest::floor(&db, Path::new(path)).await;
+            ("floor-dir-direct".to_string(), out)
+        }
+        ["proptest", "floor-redis", url, prefix] => {
+            let db = redis_under(url, prefix);
+            let out = proptest::floor(&db, &std::env::temp_dir()).await;
+            ("floor-redis-direct".to_string(), out)
+        }
         ["dir", path, flags @ ..] => {
             let durable = flags.contains(&"--durable");
             let offload = flags.contains(&"--offload");
@@ -1095,7 +1136,7 @@ async fn main() {
             (label, run(&db).await)
         }
         _ => {
-            eprintln!("usage: exampledb-bench memory | dir PATH [--durable] [--offload] [--named-temp] | floor PATH | floor-atomic PATH | redis URL | redis-floor PORT | github ZIP | github-floor ZIP | s3 ENDPOINT BUCKET PREFIX KEYS | s3-floor ENDPOINT BUCKET PREFIX KEYS | s3-bucket ENDPOINT BUCKET | dynamodb ENDPOINT TABLE KEYS | dynamodb-floor ENDPOINT TABLE KEYS | dynamodb-table ENDPOINT TABLE | cp-source DIR | cp-floor-s3 DIR ENDPOINT BUCKET PREFIX | cp-floor-redis DIR PORT");
+            eprintln!("usage: exampledb-bench memory | dir PATH [--durable] [--offload] [--named-temp] | floor PATH | floor-atomic PATH | redis URL | redis-floor PORT | github ZIP | github-floor ZIP | s3 ENDPOINT BUCKET PREFIX KEYS | s3-floor ENDPOINT BUCKET PREFIX KEYS | s3-bucket ENDPOINT BUCKET | dynamodb ENDPOINT TABLE KEYS | dynamodb-floor ENDPOINT TABLE KEYS | dynamodb-table ENDPOINT TABLE | cp-source DIR | cp-floor-s3 DIR ENDPOINT BUCKET PREFIX | cp-floor-redis DIR PORT | proptest dir PATH | proptest redis URL PREFIX | proptest file PATH | proptest floor-dir PATH | proptest floor-redis URL PREFIX");
             std::process::exit(2);
         }
     };

@@ -4,7 +4,7 @@
 //!
 //! Every operation runs on a runtime of this crate's own (made the first time it is
 //! needed, for the life of the process; its worker drives sockets and timers), each
-//! store's job driven on a thread of its own, so a store that blocks its thread (synchronous file I/O on a stalled disk) holds
+//! store's job driven on a thread of its blocking pool, so a store that blocks its thread (synchronous file I/O on a stalled disk) holds
 //! up no other store. The calling thread waits on a channel with a deadline. Nothing is
 //! ever run on the caller's runtime: a current-thread runtime cannot be re-entered, and
 //! connections opened on a test's runtime would die with that test. The wait blocks the
@@ -21,6 +21,9 @@ use tokio::runtime::Runtime;
 
 /// The name of the runtime's threads, as a debugger shows them.
 const THREAD_NAME: &str = "exampledb-proptest";
+
+/// How long a waiting caller yields the processor before it sleeps.
+const SPIN: Duration = Duration::from_micros(200);
 
 /// The longest wait there is: longer deadlines are this one (no instant overflows).
 const LONGEST: Duration = Duration::from_secs(365 * 86_400);
@@ -74,23 +77,25 @@ pub(crate) fn run_all<T: Send + 'static>(jobs: Vec<Job<T>>, deadline: Duration) 
     for (index, job) in jobs.into_iter().enumerate() {
         let tx = tx.clone();
         let handle = runtime.handle().clone();
-        // A thread of its own (a runtime's blocking pool would panic where the system
-        // refuses a thread); a panic inside the job drops `tx` unsent: reported lost.
-        let started = std::thread::Builder::new()
-            .name(THREAD_NAME.to_owned())
-            .spawn(move || {
-                // The timer is made inside the runtime's context, not on this thread.
-                let timed = async move { tokio::time::timeout(deadline, job).await };
-                let outcome = match handle.block_on(timed) {
-                    Ok(value) => Outcome::Done(value),
-                    Err(_) => Outcome::TimedOut,
-                };
-                let _ = tx.send((index, outcome));
-            });
-        if let Err(e) = started {
+        // On the runtime's blocking pool (threads kept for reuse), a thread per job at
+        // a time; a panic inside the job drops `tx` unsent: reported lost. The pool
+        // panics where the system refuses it a thread: caught, and the job is lost.
+        let job = move || {
+            // The timer is made inside the runtime's context, not on this thread.
+            let timed = async move { tokio::time::timeout(deadline, job).await };
+            let outcome = match handle.block_on(timed) {
+                Ok(value) => Outcome::Done(value),
+                Err(_) => Outcome::TimedOut,
+            };
+            let _ = tx.send((index, outcome));
+        };
+        let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            drop(runtime.spawn_blocking(job));
+        }));
+        if spawned.is_err() {
             refused.push((
                 index,
-                format!("could not start a thread for the operation: {e}"),
+                "could not start a thread for the operation".to_owned(),
             ));
         }
     }
@@ -120,8 +125,22 @@ fn collect<T>(
     let patience = deadline + Duration::from_secs(1);
     let mut received = 0;
     while received < count {
-        let left = patience.saturating_sub(started.elapsed());
-        match rx.recv_timeout(left) {
+        // A local store answers in microseconds: yield the processor for a moment before
+        // sleeping, so the answer is taken without waking a halted processor.
+        let spun = Instant::now();
+        let mut ready = rx.try_recv();
+        while matches!(ready, Err(mpsc::TryRecvError::Empty)) && spun.elapsed() < SPIN {
+            std::thread::yield_now();
+            ready = rx.try_recv();
+        }
+        let next = match ready {
+            Ok(message) => Ok(message),
+            Err(mpsc::TryRecvError::Disconnected) => Err(mpsc::RecvTimeoutError::Disconnected),
+            Err(mpsc::TryRecvError::Empty) => {
+                rx.recv_timeout(patience.saturating_sub(started.elapsed()))
+            }
+        };
+        match next {
             Ok((index, outcome)) => {
                 if let Some(slot) = outcomes.get_mut(index) {
                     *slot = Some(outcome);
