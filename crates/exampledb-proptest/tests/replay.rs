@@ -56,6 +56,16 @@ fn fork_config() -> ProptestConfig {
     let timeout = match child_role().as_deref() {
         Some("fork-planted") => 10_000,
         Some("fork-passing") => 3_000,
+        Some("fork-shifting") => {
+            let counter = std::env::var(COUNTER_ENV).expect("the fetch counter's path");
+            return ProptestConfig {
+                cases: 5,
+                timeout: 10_000,
+                ..ProptestConfig::with_failure_persistence(DatabasePersistence::new(Shifting {
+                    counter: counter.into(),
+                }))
+            };
+        }
         _ => {
             return ProptestConfig {
                 cases: 1,
@@ -68,6 +78,47 @@ fn fork_config() -> ProptestConfig {
         cases: 200,
         timeout,
         ..config()
+    }
+}
+
+/// The file where [`Shifting`] counts fetches, across processes.
+const COUNTER_ENV: &str = "TEST_PROPTEST_COUNTER";
+
+/// A store whose contents change under the run: its first fetch (in any process) finds
+/// no seed, every later one finds one. In proptest's fork mode the first fetch is the
+/// child's and a later one the parent's, unless they share one list.
+#[derive(Debug)]
+struct Shifting {
+    counter: PathBuf,
+}
+
+#[exampledb::async_trait]
+impl ExampleDatabase for Shifting {
+    async fn save(&self, _: &[u8], _: &[u8]) -> exampledb::Result<()> {
+        Ok(())
+    }
+    async fn fetch(&self, _: &[u8]) -> exampledb::Result<Vec<exampledb::bytes::Bytes>> {
+        let seen = std::fs::read_to_string(&self.counter).unwrap_or_default();
+        std::fs::write(&self.counter, format!("{seen}x")).expect("count a fetch");
+        Ok(if seen.is_empty() {
+            Vec::new()
+        } else {
+            vec![exampledb::bytes::Bytes::from_static(
+                b"cc 0000000000000000000000000000000000000000000000000000000000000003",
+            )]
+        })
+    }
+    async fn delete(&self, _: &[u8], _: &[u8]) -> exampledb::Result<()> {
+        Ok(())
+    }
+    async fn keys(&self) -> exampledb::Result<Vec<exampledb::bytes::Bytes>> {
+        Ok(Vec::new())
+    }
+    fn subscribe(&self) -> exampledb::Result<exampledb::ChangeStream> {
+        Err(exampledb::Error::NotSupported {
+            backend: "shifting",
+            operation: exampledb::Operation::Subscribe,
+        })
     }
 }
 
@@ -121,6 +172,11 @@ proptest! {
     fn fork_passing(n in any::<u64>()) {
         prop_assert_eq!(n.to_string().parse::<u64>().ok(), Some(n));
     }
+
+    #[test]
+    fn fork_shifting(n in any::<u64>()) {
+        prop_assert_eq!(n.to_string().parse::<u64>().ok(), Some(n));
+    }
 }
 
 /// The child processes' entry: runs the properties its role names.
@@ -170,6 +226,7 @@ fn run(dir: &Path, role: &str, namespace: &str, env: &[(&str, &str)]) -> Run {
     let entry = match role {
         "fork-planted" => "fork_planted",
         "fork-passing" => "fork_passing",
+        "fork-shifting" => "fork_shifting",
         _ => "child",
     };
     let log = dir.join(format!("cases-{}", std::process::id()));
@@ -574,4 +631,23 @@ fn in_proptests_fork_mode_a_silent_store_does_not_fail_the_test() {
         &[(exampledb::DATABASE_ENV, &url), (WAIT_ENV, "30000")],
     );
     assert!(run.output.status.success(), "{}", run.stderr());
+}
+
+/// In fork mode the child and the parent see one list of seeds even when the store
+/// changes between their loads: the store is asked once, by the first child, and the
+/// parent replays the children's results against that same list (proptest pairs them up
+/// in order).
+#[test]
+fn in_proptests_fork_mode_a_store_that_changes_meanwhile_does_not_misalign_the_replay() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let counter = dir.path().join("fetches").display().to_string();
+    let run = run(
+        dir.path(),
+        "fork-shifting",
+        &namespace("shifting"),
+        &[(COUNTER_ENV, &counter)],
+    );
+    assert!(run.output.status.success(), "{}", run.stderr());
+    let fetches = std::fs::read_to_string(&counter).expect("the fetch counter");
+    assert_eq!(fetches, "x", "one load from the store, by the first child");
 }
