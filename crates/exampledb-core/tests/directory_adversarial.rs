@@ -886,10 +886,7 @@ fn names_in(dir: &Path) -> Vec<String> {
 fn key_directories_removed_and_created_again_are_used_anew() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("examples");
-    let (a, other) = (
-        DirectoryDatabase::open(&root).unwrap(),
-        DirectoryDatabase::open(&root).unwrap(),
-    );
+    let (a, other) = two_databases(&root);
     rt_block(async {
         keep_descriptors(&a, b"a", b"b", &[b"v0", b"v1", b"v2"]).await;
         a.delete(b"b", b"v2").await.unwrap();
@@ -952,10 +949,7 @@ fn a_root_renamed_away_is_not_written_through_kept_descriptors() {
 fn a_kept_key_directory_replaced_by_a_link_is_not_followed() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("examples");
-    let (a, other) = (
-        DirectoryDatabase::open(&root).unwrap(),
-        DirectoryDatabase::open(&root).unwrap(),
-    );
+    let (a, other) = two_databases(&root);
     rt_block(async {
         keep_descriptors(&a, b"k", b"k2", &[b"v1", b"v2", b"v3"]).await;
         a.delete(b"k2", b"v3").await.unwrap();
@@ -972,6 +966,14 @@ fn a_kept_key_directory_replaced_by_a_link_is_not_followed() {
             "a file outside the root was moved or removed"
         );
     });
+}
+
+/// Two databases on one root, as two processes would have.
+fn two_databases(root: &Path) -> (DirectoryDatabase, DirectoryDatabase) {
+    (
+        DirectoryDatabase::open(root).unwrap(),
+        DirectoryDatabase::open(root).unwrap(),
+    )
 }
 
 fn rt_block<F: std::future::Future>(f: F) -> F::Output {

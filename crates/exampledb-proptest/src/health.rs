@@ -33,6 +33,10 @@ fn table() -> &'static Mutex<HashMap<String, State>> {
 
 fn with_state<R>(id: &str, f: impl FnOnce(&mut State) -> R) -> R {
     let mut table = table().lock().unwrap_or_else(PoisonError::into_inner);
+    // Looked up first: the common case allocates nothing.
+    if let Some(state) = table.get_mut(id) {
+        return f(state);
+    }
     f(table.entry(id.to_owned()).or_default())
 }
 

@@ -3,10 +3,13 @@
 //! `from_env` or the recipe, and log every case they run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
+use common::FetchOnly;
 use exampledb::ExampleDatabase;
 use exampledb_proptest::{DatabasePersistence, DatabasePersistenceBuilder, CI_ENVS};
 use exampledb_testkit::process::{child_role, child_test};
@@ -61,9 +64,9 @@ fn fork_config() -> ProptestConfig {
             return ProptestConfig {
                 cases: 5,
                 timeout: 10_000,
-                ..ProptestConfig::with_failure_persistence(DatabasePersistence::new(Shifting {
-                    counter: counter.into(),
-                }))
+                ..ProptestConfig::with_failure_persistence(DatabasePersistence::new(shifting(
+                    counter.into(),
+                )))
             };
         }
         _ => {
@@ -81,45 +84,24 @@ fn fork_config() -> ProptestConfig {
     }
 }
 
-/// The file where [`Shifting`] counts fetches, across processes.
+/// The file where [`shifting`] counts fetches, across processes.
 const COUNTER_ENV: &str = "TEST_PROPTEST_COUNTER";
 
 /// A store whose contents change under the run: its first fetch (in any process) finds
 /// no seed, every later one finds one. In proptest's fork mode the first fetch is the
 /// child's and a later one the parent's, unless they share one list.
-#[derive(Debug)]
-struct Shifting {
-    counter: PathBuf,
-}
-
-#[exampledb::async_trait]
-impl ExampleDatabase for Shifting {
-    async fn save(&self, _: &[u8], _: &[u8]) -> exampledb::Result<()> {
-        Ok(())
-    }
-    async fn fetch(&self, _: &[u8]) -> exampledb::Result<Vec<exampledb::bytes::Bytes>> {
-        let seen = std::fs::read_to_string(&self.counter).unwrap_or_default();
-        std::fs::write(&self.counter, format!("{seen}x")).expect("count a fetch");
-        Ok(if seen.is_empty() {
+fn shifting(counter: PathBuf) -> impl ExampleDatabase {
+    FetchOnly(move |_: &[u8]| {
+        let seen = std::fs::read_to_string(&counter).unwrap_or_default();
+        std::fs::write(&counter, format!("{seen}x")).expect("count a fetch");
+        if seen.is_empty() {
             Vec::new()
         } else {
             vec![exampledb::bytes::Bytes::from_static(
                 b"cc 0000000000000000000000000000000000000000000000000000000000000003",
             )]
-        })
-    }
-    async fn delete(&self, _: &[u8], _: &[u8]) -> exampledb::Result<()> {
-        Ok(())
-    }
-    async fn keys(&self) -> exampledb::Result<Vec<exampledb::bytes::Bytes>> {
-        Ok(Vec::new())
-    }
-    fn subscribe(&self) -> exampledb::Result<exampledb::ChangeStream> {
-        Err(exampledb::Error::NotSupported {
-            backend: "shifting",
-            operation: exampledb::Operation::Subscribe,
-        })
-    }
+        }
+    })
 }
 
 fn log_case(n: u64) {
@@ -434,6 +416,23 @@ async fn through_the_recipe_ci_failures_replay_first_on_a_developers_machine() {
     assert_one_seed(&stored(&*shared_db, &ns).await);
 }
 
+/// A server on a loopback port that takes connections, holds them open and never
+/// answers, counting them, for the rest of the test process.
+fn silent_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a listener");
+    let port = listener.local_addr().expect("its address").port();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&accepted);
+    std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for conn in listener.incoming().flatten() {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            open.push(conn);
+        }
+    });
+    (port, accepted)
+}
+
 /// A port nothing listens on.
 fn closed_port() -> u16 {
     free_port().expect("a free port")
@@ -506,22 +505,7 @@ fn a_malformed_url_leaves_the_tests_passing_and_says_so_once() {
 /// one warning, and the store is not asked again.
 #[test]
 fn a_store_that_never_answers_costs_one_timeout_and_one_warning() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a listener");
-    let port = listener.local_addr().expect("its address").port();
-    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = std::sync::Arc::clone(&accepted);
-    let held = std::thread::spawn(move || {
-        let mut open = Vec::new();
-        for conn in listener.incoming() {
-            match conn {
-                Ok(conn) => {
-                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    open.push(conn)
-                }
-                Err(_) => break,
-            }
-        }
-    });
+    let (port, accepted) = silent_server();
     let dir = tempfile::tempdir().expect("a temporary directory");
     let url = format!("redis://127.0.0.1:{port}");
     let run = run(
@@ -535,7 +519,6 @@ fn a_store_that_never_answers_costs_one_timeout_and_one_warning() {
     assert!(run.stderr().contains("not used again"), "{}", run.stderr());
     // Three properties, one attempt: the store was given up after the first.
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
-    drop(held);
 }
 
 /// The recipe with its shared store down still replays the seeds in the local directory.
@@ -614,14 +597,7 @@ fn snapshots_of(pid: u32) -> Vec<String> {
 /// before its first case would fail the test: the child waits at most a second.
 #[test]
 fn in_proptests_fork_mode_a_silent_store_does_not_fail_the_test() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a listener");
-    let port = listener.local_addr().expect("its address").port();
-    std::thread::spawn(move || {
-        let mut open = Vec::new();
-        for conn in listener.incoming().flatten() {
-            open.push(conn);
-        }
-    });
+    let (port, _) = silent_server();
     let dir = tempfile::tempdir().expect("a temporary directory");
     let url = format!("redis://127.0.0.1:{port}/0?connect_timeout=60s&operation_timeout=60s");
     let run = run(

@@ -4,9 +4,12 @@
 //! it first; nothing deadlocks or panics.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::FetchOnly;
 use exampledb::ExampleDatabase;
 use exampledb_proptest::DatabasePersistence;
 use exampledb_testkit::services::redis_url;
@@ -309,40 +312,16 @@ fn the_longest_operation_timeout_does_not_overflow() {
     );
 }
 
-/// A store that blocks its thread (synchronous I/O on a stalled disk) for longer than the
-/// operation timeout.
-#[derive(Debug)]
-struct Stall;
-
-#[exampledb::async_trait]
-impl ExampleDatabase for Stall {
-    async fn save(&self, _: &[u8], _: &[u8]) -> exampledb::Result<()> {
-        std::thread::sleep(Duration::from_secs(3));
-        Ok(())
-    }
-    async fn fetch(&self, _: &[u8]) -> exampledb::Result<Vec<exampledb::bytes::Bytes>> {
-        std::thread::sleep(Duration::from_secs(3));
-        Ok(Vec::new())
-    }
-    async fn delete(&self, _: &[u8], _: &[u8]) -> exampledb::Result<()> {
-        Ok(())
-    }
-    async fn keys(&self) -> exampledb::Result<Vec<exampledb::bytes::Bytes>> {
-        Ok(Vec::new())
-    }
-    fn subscribe(&self) -> exampledb::Result<exampledb::ChangeStream> {
-        Err(exampledb::Error::NotSupported {
-            backend: "stall",
-            operation: exampledb::Operation::Subscribe,
-        })
-    }
-}
-
 #[test]
 fn a_store_that_blocks_its_thread_holds_up_no_other_store() {
     let memory: Arc<dyn ExampleDatabase> = Arc::new(exampledb::InMemoryDatabase::new());
     let persistence = DatabasePersistence::builder()
-        .store(Stall)
+        // A fetch that blocks its thread (synchronous I/O on a stalled disk) for longer
+        // than the operation timeout.
+        .store(FetchOnly(|_: &[u8]| {
+            std::thread::sleep(Duration::from_secs(3));
+            Vec::new()
+        }))
         .store(Arc::clone(&memory))
         .operation_timeout(Duration::from_secs(1))
         .build();

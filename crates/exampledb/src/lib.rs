@@ -62,8 +62,8 @@ mod open;
 
 pub use exampledb_core::*;
 pub use open::{
-    default_url, open, open_default, open_members, open_with, split_members, DATABASE_ENV,
-    MEMBER_SEPARATOR, READ_ONLY_PREFIX,
+    default_url, open, open_default, open_with, split_members, DATABASE_ENV, MEMBER_SEPARATOR,
+    READ_ONLY_PREFIX,
 };
 
 /// The Redis backend ([`exampledb_redis`]), with the `redis` feature.

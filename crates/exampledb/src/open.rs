@@ -100,23 +100,6 @@ where
     Ok(Box::new(Multiplexed::new(members)))
 }
 
-/// The databases `url` names, one per member of a multiplexed recipe (`URL;URL;...`), in
-/// order, each `readonly:` member already wrapped in [`ReadOnly`]; a single URL gives one.
-/// The same forms, checks and errors as [`open`]; for callers that use the members apart,
-/// such as a tool that goes on with the members it can reach when one is down
-/// ([`Multiplexed`] fails a fetch when any member does).
-///
-/// ```
-/// # let dir = std::env::temp_dir().join(format!("exampledb-members-doc-{}", std::process::id()));
-/// let members = exampledb::open_members(&format!("{};readonly:memory:", dir.display()))?;
-/// assert_eq!(members.len(), 2);
-/// # std::fs::remove_dir_all(&dir).ok();
-/// # Ok::<(), exampledb::Error>(())
-/// ```
-pub fn open_members(url: &str) -> Result<Vec<Arc<dyn ExampleDatabase>>> {
-    members_with(url, std::iter::empty::<(&str, &str)>())
-}
-
 /// The members of a multiplexed URL (`URL;URL;...`), trimmed, in order, with the checks
 /// [`open`] makes on the split (a `;` that can only be inside one URL is refused); a
 /// single URL gives itself. Each member is a URL [`open`] takes, `readonly:` included, so
